@@ -1,0 +1,134 @@
+// qio/engine.hpp - the C++ API: an Engine owns channels and their queues.
+//
+// The C API (qio/qio.h) is a thin layer over one process-wide Engine. Each
+// Engine is independent and must be used from one thread at a time; several
+// may run on several threads.
+#ifndef QIO_ENGINE_HPP
+#define QIO_ENGINE_HPP
+
+#include <sys/select.h> // fd_set, for Engine::fill_fdset
+#include <sys/types.h>  // off_t, for Engine::seek
+
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::uint64_t, for ChannelOptions
+#include <cstdio>       // std::FILE, for Engine::dump
+#include <limits>       // std::numeric_limits, for "no limit" defaults
+#include <memory>       // std::unique_ptr, the engine's private state
+#include <span>         // std::span, request buffers
+#include <system_error> // std::error_code, every fallible call
+
+namespace qio {
+
+namespace detail {
+class SystemCalls;
+class EngineState;
+struct CApi;
+} // namespace detail
+
+// Operation codes; the values match QIO_READ, QIO_WRITE and QIO_SEEK.
+enum class Operation { read = 1, write = 2, seek = 3 };
+
+// What a completion callback learns about its request.
+struct Completion {
+  std::error_code error; // empty on success; ECANCELED when removed
+  int channel;           // the descriptor the request was queued on
+  Operation operation;
+  // The request's data: the caller's pointer (unbuffered writes, reads) or
+  // the engine's copy (buffered writes), valid only during the callback.
+  // nullptr for a zero-length buffered write and for seeks.
+  char* buffer;
+  std::size_t length; // bytes transferred (written part when cancelled)
+};
+
+// A completion callback: a plain function and an argument, so the engine
+// never allocates to remember it. Callback::to(object) calls
+// object.on_completion(const Completion&).
+struct Callback {
+  using Handler = void (*)(const Completion& completion, void* argument);
+  Handler handler = nullptr;
+  void* argument = nullptr;
+
+  explicit operator bool() const noexcept { return handler != nullptr; }
+
+  template <class Receiver> static Callback to(Receiver& receiver) noexcept {
+    return Callback{[](const Completion& completion, void* target) {
+                      static_cast<Receiver*>(target)->on_completion(completion);
+                    },
+                    &receiver};
+  }
+};
+
+inline constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
+
+// Settings of a channel; configure() may change them for later requests.
+struct ChannelOptions {
+  bool nonblocking = true;  // set O_NONBLOCK on the descriptor
+  bool buffered = true;     // copy written bytes at write()
+  std::size_t max_outstanding = unlimited;  // most requests in the queue
+  std::size_t max_queued_bytes = unlimited; // most unwritten bytes queued
+};
+
+class Engine {
+public:
+  // The engine makes every system call through `system_calls` (tests pass
+  // one that injects faults); it must outlive the engine.
+  Engine();
+  explicit Engine(detail::SystemCalls& system_calls);
+  // Cancels every pending request (callbacks get ECANCELED).
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Makes open descriptor `fd` a channel or changes its options; clears a
+  // sticky write error. Errors: EBADF (not open), EINVAL (a limit of 0).
+  std::error_code configure(int fd, const ChannelOptions& options);
+
+  // Queues a write. Errors: EBADF (not a channel), EINVAL (null data with a
+  // non-zero size, or a size the system could never write), EAGAIN (a limit
+  // reached, nothing queued), ENOMEM, or the channel's sticky write error.
+  std::error_code write(int fd, std::span<const char> data,
+                        Callback callback = {});
+  // Queues a read into `buffer` (kept until the callback). Completes with
+  // at least one byte, or 0 bytes at end of file, or an error.
+  std::error_code read(int fd, std::span<char> buffer, Callback callback = {});
+  // Queues a move to absolute `offset` (ESPIPE on a pipe or socket).
+  std::error_code seek(int fd, off_t offset, Callback callback = {});
+
+  // Moves whatever the descriptors take now, never blocking; runs the
+  // callbacks of completed requests in request order. flush() visits only
+  // channels with pending work. flush(fd): EBADF if not a channel.
+  void flush();
+  std::error_code flush(int fd);
+  // Flushes `fd`, polling for readiness, until nothing is pending on it or
+  // `timeout_ms` passes (ETIMEDOUT); -1 means no limit.
+  std::error_code wait(int fd, int timeout_ms);
+
+  std::size_t pending() const noexcept;       // all channels, O(1)
+  std::size_t pending(int fd) const noexcept; // 0 if not a channel
+  bool is_channel(int fd) const noexcept;
+  // The channel's options; EBADF if not a channel.
+  std::error_code options(int fd, ChannelOptions& out) const;
+
+  // Cancels queued requests except a partly written write. EBADF.
+  std::error_code prune(int fd);
+  // Removes a channel (or all): callbacks get ECANCELED; the descriptor is
+  // left open and unchanged. terminate(fd): EBADF if not a channel.
+  std::error_code terminate(int fd);
+  void terminate();
+
+  // Adds channels with pending output below FD_SETSIZE to `write_mask`;
+  // returns the highest added + 1, or 0.
+  int fill_fdset(fd_set& write_mask) const noexcept;
+  // Prints settings and queued requests; returns an error if `out` failed.
+  std::error_code dump(std::FILE* out) const;
+  // Traces every call and completion to stderr with hex dumps of the data.
+  void set_trace(bool enabled) noexcept;
+
+private:
+  friend struct detail::CApi;
+  std::unique_ptr<detail::EngineState> state_;
+};
+
+} // namespace qio
+
+#endif // QIO_ENGINE_HPP

@@ -1,0 +1,144 @@
+/* qio.h - queued, non-blocking output for select-loop programs (the C API).
+ *
+ * A program configures a descriptor as a qio "channel", queues requests on
+ * it and returns to its work; qio_flush(), called from the program's select
+ * loop, moves queued data whenever the descriptor can take it and calls each
+ * request's completion routine (its "AST", after VMS's asynchronous system
+ * traps). Nothing here ever blocks the caller and nothing raises SIGPIPE.
+ *
+ * Conventions: unless a function says otherwise it returns 0 on success or
+ * an errno value (EBADF, EINVAL, ...) on failure; errno itself is left alone.
+ * All functions act on one process-wide queue set and must be called from
+ * one thread (the C++ API, qio/engine.hpp, offers independent engines).
+ * Every accepted request gets exactly one AST call, and only from
+ * qio_flush, qio_flushc, qio_wait, qio_prune, qio_term or qio_termc: never
+ * from inside the call that queued it. Full reference: docs/reference/.
+ */
+#ifndef QIO_QIO_H
+#define QIO_QIO_H
+
+#include <stdio.h>      /* FILE, for qio_dump */
+#include <sys/select.h> /* fd_set, for qio_fdset */
+#include <sys/types.h>  /* off_t, for qio_seek */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Operation codes passed to an AST. */
+enum { QIO_READ = 1, QIO_WRITE = 2, QIO_SEEK = 3 };
+
+/* A completion routine.
+ *   error_code  0 on success, else an errno value (ECANCELED when the
+ *               request was removed by qio_term/qio_termc/qio_prune).
+ *   channel     the descriptor the request was queued on.
+ *   operation   QIO_READ, QIO_WRITE or QIO_SEEK.
+ *   buffer      the request's data: the caller's own pointer on an
+ *               unbuffered channel and for reads; on a buffered channel
+ *               qio's copy, valid only during the call (NULL for a
+ *               zero-length buffered write).
+ *   length      bytes transferred (for a seek, 0).
+ *   ast_arg     the argument given when the request was queued. */
+typedef void (*qio_ast_fn)(int error_code, int channel, int operation,
+                           char *buffer, int length, void *ast_arg);
+
+/* Non-zero: trace every call and completion to stderr, with a hex dump of
+ * all data read or written. qio_init() resets it to 0. */
+extern int qio_util_debug;
+
+/* Discards every queue as qio_term() does (pending ASTs get ECANCELED) and
+ * resets qio_util_debug to 0. Optional: the package starts initialised.
+ * Returns 0. */
+int qio_init(void);
+
+/* Makes an open descriptor a channel, or changes an existing channel's
+ * settings for requests queued from now on.
+ *   nonblocking      non-zero sets O_NONBLOCK on the descriptor (zero leaves
+ *                    the descriptor's flags as they are).
+ *   buffered         non-zero: qio_write copies the caller's bytes.
+ *   max_outstanding  the most requests the queue may hold; -1: no limit.
+ * Clears a sticky write error (see qio_write).
+ * Errors: EBADF (descriptor not open), EINVAL (max_outstanding is 0 or
+ * below -1). */
+int qio_configure(int channel, int nonblocking, int buffered,
+                  int max_outstanding);
+
+/* Queues a read of up to `length` bytes into `buffer`, which must stay
+ * valid until the AST. The request completes when at least one byte was
+ * read (AST length = bytes read), at end of file (error 0, length 0), or
+ * with an errno value.
+ * Errors: EBADF (not configured), EINVAL (length < 0, or NULL buffer with
+ * length > 0), EAGAIN (queue full: max_outstanding). */
+int qio_read(int channel, char *buffer, int length, qio_ast_fn ast,
+             void *ast_arg);
+
+/* Queues a move to absolute byte `offset`. On a descriptor that cannot seek
+ * the AST gets ESPIPE. Errors: EBADF, EINVAL (offset < 0), EAGAIN. */
+int qio_seek(int channel, off_t offset, qio_ast_fn ast, void *ast_arg);
+
+/* Queues a write of `length` bytes and returns at once. A zero-length
+ * write is legal and completes with length 0.
+ * Errors: EBADF (not configured), EINVAL (length < 0, or NULL buffer with
+ * length > 0), EAGAIN (queue holds max_outstanding requests; nothing was
+ * queued), ENOMEM (no memory for the copy), or, after a hard write error
+ * on the channel, that error (sticky until qio_configure or qio_termc). */
+int qio_write(int channel, const char *buffer, int length, qio_ast_fn ast,
+              void *ast_arg);
+
+/* Tries to complete pending requests on every channel with work, without
+ * blocking, calling ASTs in request order. Returns 0. */
+int qio_flush(void);
+
+/* The same for one channel. Errors: EBADF (not configured). */
+int qio_flushc(int channel);
+
+/* Requests not yet completed, on all channels. */
+int qio_pend(void);
+
+/* Requests not yet completed on one channel (0 if not configured). */
+int qio_pendc(int channel);
+
+/* Removes every channel: pending requests' ASTs get ECANCELED (a partly
+ * written request reports the bytes already written as its length).
+ * Descriptors are neither closed nor changed. Returns 0. */
+int qio_term(void);
+
+/* The same for one channel; afterwards it is no longer configured.
+ * Errors: EBADF (not configured). */
+int qio_termc(int channel);
+
+/* A sample AST: prints one line per completion to stderr. */
+void qio_ast(int error_code, int channel, int operation, char *buffer,
+             int length, void *ast_arg);
+
+/* Prints every channel's settings and queued requests to `out` (NULL:
+ * stdout). Returns 0, or EIO if writing to `out` failed. */
+int qio_dump(FILE *out);
+
+/* Beyond the 1991 package. */
+
+/* Cancels (ECANCELED) every queued request of the channel except a write
+ * already partly written, which stays so the byte stream is not cut
+ * mid-request. Errors: EBADF (not configured). */
+int qio_prune(int channel);
+
+/* Flushes the channel, waiting with poll(2) for it to become ready, until
+ * nothing is pending on it (returns 0) or `timeout_ms` milliseconds pass
+ * (ETIMEDOUT). -1 waits without limit; the analog of VMS $QIOW.
+ * Errors: EBADF (not configured), EINVAL (timeout_ms < -1), EDEADLK (called
+ * from an AST of the same channel, which could never finish). */
+int qio_wait(int channel, int timeout_ms);
+
+/* Adds to *write_mask every channel with pending output, so a select loop
+ * can wait for writability, and returns the highest descriptor added + 1
+ * (0 if none). Descriptors >= FD_SETSIZE cannot be put in an fd_set: they
+ * are skipped, not counted in the return value, and must be flushed by
+ * other means (call qio_flush every tick, or use poll). Returns -1 with
+ * errno EINVAL if write_mask is NULL. */
+int qio_fdset(fd_set *write_mask);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QIO_QIO_H */

@@ -1,0 +1,192 @@
+// channel.cpp - driving each kind of descriptor without blocking.
+#include "channel.hpp"
+
+#include <fcntl.h>      // O_NONBLOCK
+#include <limits.h>     // PIPE_BUF
+#include <poll.h>       // POLLOUT, POLLIN
+#include <signal.h>     // SIGPIPE, sigset_t
+#include <sys/socket.h> // MSG_NOSIGNAL, MSG_DONTWAIT
+#include <sys/stat.h>   // S_ISSOCK, S_ISREG
+#include <unistd.h>     // SEEK_SET
+
+#include <algorithm> // std::min
+#include <array>     // std::array
+#include <cerrno>    // errno values
+
+namespace qio::detail {
+namespace {
+
+std::error_code errno_code(int value) noexcept {
+  return {value, std::generic_category()};
+}
+
+// Sorts a failed call's errno into "try again later" and "hard error".
+// EINTR never gets here: callers retry it at once.
+IoResult classify_failure(int error) noexcept {
+  if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS)
+    return {IoResult::Status::later, 0, {}};
+  return {IoResult::Status::failed, 0, errno_code(error)};
+}
+
+template <class Call> IoResult retry_interrupted(Call call) {
+  for (;;) {
+    const ssize_t result = call();
+    if (result >= 0)
+      return {IoResult::Status::done, static_cast<std::size_t>(result), {}};
+    if (errno != EINTR)
+      return classify_failure(errno);
+  }
+}
+
+// Pipes have no MSG_NOSIGNAL: SIGPIPE is blocked around the write, and a
+// SIGPIPE the write itself raised is consumed before the old mask returns,
+// so the program keeps SIGPIPE's default disposition yet never dies of it.
+class SigpipeSuppressed {
+public:
+  explicit SigpipeSuppressed(SystemCalls& system) : system_(system) {
+    sigemptyset(&sigpipe_only_);
+    sigaddset(&sigpipe_only_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    system_.sigpending(&pending);
+    already_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    system_.thread_sigmask(SIG_BLOCK, &sigpipe_only_, &saved_mask_);
+  }
+  ~SigpipeSuppressed() { system_.thread_sigmask(SIG_SETMASK, &saved_mask_, nullptr); }
+  SigpipeSuppressed(const SigpipeSuppressed&) = delete;
+  SigpipeSuppressed& operator=(const SigpipeSuppressed&) = delete;
+
+  void consume_if_raised(const IoResult& result) {
+    if (already_pending_ || result.error.value() != EPIPE)
+      return;
+    const timespec no_wait{0, 0};
+    while (system_.sigtimedwait(&sigpipe_only_, nullptr, &no_wait) < 0 &&
+           errno == EINTR) {
+    }
+  }
+
+private:
+  SystemCalls& system_;
+  sigset_t sigpipe_only_;
+  sigset_t saved_mask_;
+  bool already_pending_ = false;
+};
+
+// A blocking pipe or terminal: poll says whether it can take data now.
+bool ready_now(SystemCalls& system, int fd, short events) {
+  pollfd probe{fd, events, 0};
+  for (;;) {
+    const int ready = system.poll(&probe, 1, 0);
+    if (ready >= 0)
+      return ready > 0;
+    if (errno != EINTR)
+      return true; // let the I/O call itself report the problem
+  }
+}
+
+IoResult send_to_socket(SystemCalls& system, int fd, const iovec* vectors,
+                        int count) {
+  msghdr message{};
+  message.msg_iov = const_cast<iovec*>(vectors);
+  message.msg_iovlen = static_cast<std::size_t>(count);
+  return retry_interrupted(
+      [&] { return system.sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT); });
+}
+
+// A blocking stream that polled writable takes PIPE_BUF bytes without
+// blocking (POSIX), so at most that much is offered.
+int clip_to_pipe_buf(const iovec* vectors, int count,
+                     std::array<iovec, 16>& clipped) {
+  std::size_t room = PIPE_BUF;
+  int used = 0;
+  for (int i = 0; i < count && room > 0 && used < int(clipped.size()); ++i) {
+    clipped[used] = vectors[i];
+    clipped[used].iov_len = std::min(room, vectors[i].iov_len);
+    room -= clipped[used].iov_len;
+    ++used;
+  }
+  return used;
+}
+
+IoResult write_to_stream(SystemCalls& system, const Channel& channel,
+                         const iovec* vectors, int count) {
+  std::array<iovec, 16> clipped;
+  if (!channel.descriptor_nonblocking) {
+    if (!ready_now(system, channel.fd, POLLOUT))
+      return {IoResult::Status::later, 0, {}};
+    count = clip_to_pipe_buf(vectors, count, clipped);
+    vectors = clipped.data();
+  }
+  SigpipeSuppressed suppressed(system);
+  IoResult result = retry_interrupted(
+      [&] { return system.writev(channel.fd, vectors, count); });
+  suppressed.consume_if_raised(result);
+  return result;
+}
+
+} // namespace
+
+IoResult transmit(SystemCalls& system, const Channel& channel,
+                  const iovec* vectors, int count) {
+  IoResult result;
+  switch (channel.kind) {
+  case DescriptorKind::socket:
+    result = send_to_socket(system, channel.fd, vectors, count);
+    break;
+  case DescriptorKind::regular_file:
+    result = retry_interrupted(
+        [&] { return system.writev(channel.fd, vectors, count); });
+    break;
+  case DescriptorKind::stream:
+    result = write_to_stream(system, channel, vectors, count);
+    break;
+  }
+  // A write that moved nothing is a descriptor that is full right now.
+  if (result.status == IoResult::Status::done && result.bytes == 0)
+    result.status = IoResult::Status::later;
+  return result;
+}
+
+IoResult perform_input(SystemCalls& system, const Channel& channel,
+                       const InputRequest& request) {
+  const int fd = channel.fd;
+  if (request.operation == Operation::seek)
+    return retry_interrupted([&] {
+      return static_cast<ssize_t>(system.lseek(fd, request.offset, SEEK_SET) < 0 ? -1 : 0);
+    });
+  switch (channel.kind) {
+  case DescriptorKind::socket:
+    return retry_interrupted(
+        [&] { return system.recv(fd, request.buffer, request.length, MSG_DONTWAIT); });
+  case DescriptorKind::stream:
+    if (!channel.descriptor_nonblocking && !ready_now(system, fd, POLLIN))
+      return {IoResult::Status::later, 0, {}};
+    break;
+  case DescriptorKind::regular_file:
+    break;
+  }
+  return retry_interrupted(
+      [&] { return system.read(fd, request.buffer, request.length); });
+}
+
+std::error_code inspect_descriptor(SystemCalls& system, Channel& channel) {
+  struct stat status {};
+  const int flags = system.fcntl_getfl(channel.fd);
+  if (flags < 0 || system.fstat(channel.fd, &status) < 0)
+    return errno_code(errno);
+  if (S_ISSOCK(status.st_mode))
+    channel.kind = DescriptorKind::socket;
+  else if (S_ISREG(status.st_mode) || S_ISBLK(status.st_mode))
+    channel.kind = DescriptorKind::regular_file;
+  else
+    channel.kind = DescriptorKind::stream;
+  channel.descriptor_nonblocking = (flags & O_NONBLOCK) != 0;
+  if (channel.options.nonblocking && !channel.descriptor_nonblocking) {
+    if (system.fcntl_setfl(channel.fd, flags | O_NONBLOCK) < 0)
+      return errno_code(errno);
+    channel.descriptor_nonblocking = true;
+  }
+  return {};
+}
+
+} // namespace qio::detail

@@ -1,0 +1,669 @@
+// engine.cpp - queueing, flushing, completing and cancelling requests.
+//
+// Data flow: write() appends bytes to the channel's OutputQueue and an
+// 8-byte end position to write_ends (plus a callback record if it has one),
+// and links the channel on the pending list. flush() visits only pending
+// channels: send_output() gathers unsent bytes into one writev/sendmsg,
+// complete_writes() completes every write whose end position has been sent,
+// complete_next_input() performs reads and seeks. Callbacks run only there
+// or in cancellation, always after the request has left every queue, so a
+// callback may call anything, including terminate() on its own channel.
+#include "engine_state.hpp"
+
+#include <fmt/format.h>
+
+#include <limits.h> // IOV_MAX
+#include <poll.h>   // POLLIN, POLLOUT
+
+#include <algorithm> // std::reverse
+#include <cerrno>    // errno values
+#include <chrono>    // wait() deadlines
+#include <limits>    // std::numeric_limits
+#include <new>       // std::bad_alloc
+
+#include "trace.hpp"
+
+namespace qio::detail {
+namespace {
+
+std::error_code error_of(int value) noexcept {
+  return {value, std::generic_category()};
+}
+
+constexpr std::size_t largest_request =
+    static_cast<std::size_t>(std::numeric_limits<ssize_t>::max());
+
+const char* kind_name(DescriptorKind kind) noexcept {
+  switch (kind) {
+  case DescriptorKind::socket:
+    return "socket";
+  case DescriptorKind::regular_file:
+    return "file";
+  case DescriptorKind::stream:
+    return "stream";
+  }
+  return "unknown";
+}
+
+std::string limit_text(std::size_t limit) {
+  return limit == unlimited ? std::string("none") : std::to_string(limit);
+}
+
+} // namespace
+
+class EngineState::DispatchScope {
+public:
+  explicit DispatchScope(EngineState& engine) : engine_(engine) {
+    ++engine_.dispatch_depth_;
+  }
+  ~DispatchScope() {
+    if (--engine_.dispatch_depth_ == 0)
+      engine_.retired_.clear();
+  }
+  DispatchScope(const DispatchScope&) = delete;
+  DispatchScope& operator=(const DispatchScope&) = delete;
+
+private:
+  EngineState& engine_;
+};
+
+EngineState::~EngineState() { terminate_all(); }
+
+Channel* EngineState::find(int fd) const noexcept {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= channels_by_fd_.size())
+    return nullptr;
+  return channels_by_fd_[static_cast<std::size_t>(fd)].get();
+}
+
+std::size_t EngineState::pending(int fd) const noexcept {
+  const Channel* channel = find(fd);
+  return channel ? channel->pending_requests() : 0;
+}
+
+// ---- queueing ------------------------------------------------------------
+
+std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
+  if (options.max_outstanding == 0 || options.max_queued_bytes == 0)
+    return error_of(EINVAL);
+  if (fd < 0)
+    return error_of(EBADF);
+  Channel* existing = find(fd);
+  std::unique_ptr<Channel> created;
+  if (!existing) {
+    created = std::make_unique<Channel>();
+    created->fd = fd;
+  }
+  Channel& channel = existing ? *existing : *created;
+  const ChannelOptions previous = channel.options;
+  channel.options = options;
+  if (const std::error_code error = inspect_descriptor(system_, channel)) {
+    channel.options = previous;
+    return error;
+  }
+  channel.write_failure.clear();
+  if (created) {
+    if (static_cast<std::size_t>(fd) >= channels_by_fd_.size())
+      channels_by_fd_.resize(static_cast<std::size_t>(fd) + 1);
+    channels_by_fd_[static_cast<std::size_t>(fd)] = std::move(created);
+  }
+  if (trace_)
+    fmt::print(stderr,
+               "qio: configure channel {} ({}, {}blocking, {}buffered, "
+               "max_outstanding {}, max_queued_bytes {})\n",
+               fd, kind_name(channel.kind),
+               channel.descriptor_nonblocking ? "non-" : "",
+               options.buffered ? "" : "un",
+               limit_text(options.max_outstanding),
+               limit_text(options.max_queued_bytes));
+  return {};
+}
+
+// Whether the channel may take one more request of `bytes` output bytes.
+std::error_code EngineState::admit(const Channel& channel,
+                                   std::size_t bytes) const {
+  if (channel.pending_requests() >= channel.options.max_outstanding)
+    return error_of(EAGAIN);
+  if (bytes > channel.options.max_queued_bytes)
+    return error_of(EMSGSIZE); // could never fit: EAGAIN would loop forever
+  if (bytes > channel.options.max_queued_bytes - channel.output.unsent_bytes())
+    return error_of(EAGAIN);
+  return {};
+}
+
+void EngineState::mark_pending(Channel& channel) noexcept {
+  if (!channel.linked() && channel.pending_requests() > 0)
+    channel.link_before(pending_channels_);
+}
+
+std::error_code EngineState::write(int fd, std::span<const char> data,
+                                   StoredCallback callback, CallbackAbi abi) {
+  Channel* channel = find(fd);
+  if (!channel)
+    return error_of(EBADF);
+  if ((data.data() == nullptr && !data.empty()) || data.size() > largest_request)
+    return error_of(EINVAL);
+  if (channel->write_failure)
+    return channel->write_failure;
+  if (const std::error_code refused = admit(*channel, data.size()))
+    return refused;
+  char* stored = nullptr;
+  try {
+    // Room in the rings first: once bytes are queued nothing may fail.
+    channel->write_ends.reserve_one();
+    if (callback)
+      channel->write_callbacks.reserve_one();
+    if (channel->options.buffered) {
+      stored = channel->output.append_copy(data.data(), data.size());
+      if (stored == nullptr && !data.empty())
+        return error_of(ENOMEM);
+    } else {
+      stored = const_cast<char*>(data.data());
+      channel->output.append_reference(stored, data.size());
+    }
+  } catch (const std::bad_alloc&) {
+    return error_of(ENOMEM);
+  }
+  std::uint64_t entry = channel->output.queued_position();
+  if (callback) {
+    channel->write_callbacks.push_back({stored, callback});
+    entry |= write_has_callback | (abi == CallbackAbi::c ? write_callback_is_c : 0);
+  }
+  channel->write_ends.push_back(entry);
+  ++channel->writes_queued;
+  ++pending_requests_;
+  mark_pending(*channel);
+  if (trace_)
+    fmt::print(stderr, "qio: write queued on channel {}: {} bytes{}\n", fd,
+               data.size(), callback ? ", with AST" : "");
+  return {};
+}
+
+void EngineState::enqueue_input(Channel& channel, const InputRequest& request) {
+  channel.inputs.push_back(request);
+  ++pending_requests_;
+  mark_pending(channel);
+  if (trace_)
+    fmt::print(stderr, "qio: {} queued on channel {}: {} {}\n",
+               operation_name(request.operation), channel.fd,
+               request.operation == Operation::seek ? "offset" : "length",
+               request.operation == Operation::seek
+                   ? static_cast<long long>(request.offset)
+                   : static_cast<long long>(request.length));
+}
+
+std::error_code EngineState::read(int fd, std::span<char> buffer,
+                                  StoredCallback callback, CallbackAbi abi) {
+  Channel* channel = find(fd);
+  if (!channel)
+    return error_of(EBADF);
+  if ((buffer.data() == nullptr && !buffer.empty()) ||
+      buffer.size() > largest_request)
+    return error_of(EINVAL);
+  if (const std::error_code refused = admit(*channel, 0))
+    return refused;
+  InputRequest request;
+  request.operation = Operation::read;
+  request.buffer = buffer.data();
+  request.length = buffer.size();
+  request.writes_before = channel->writes_queued;
+  request.position_before = channel->output.queued_position();
+  request.callback = callback;
+  request.abi = abi;
+  try {
+    enqueue_input(*channel, request);
+  } catch (const std::bad_alloc&) {
+    return error_of(ENOMEM);
+  }
+  return {};
+}
+
+std::error_code EngineState::seek(int fd, off_t offset, StoredCallback callback,
+                                  CallbackAbi abi) {
+  Channel* channel = find(fd);
+  if (!channel)
+    return error_of(EBADF);
+  if (offset < 0)
+    return error_of(EINVAL);
+  if (const std::error_code refused = admit(*channel, 0))
+    return refused;
+  InputRequest request;
+  request.operation = Operation::seek;
+  request.offset = offset;
+  request.writes_before = channel->writes_queued;
+  request.position_before = channel->output.queued_position();
+  request.callback = callback;
+  request.abi = abi;
+  try {
+    enqueue_input(*channel, request);
+  } catch (const std::bad_alloc&) {
+    return error_of(ENOMEM);
+  }
+  return {};
+}
+
+// ---- flushing ------------------------------------------------------------
+
+void EngineState::flush_all() {
+  DispatchScope scope(*this);
+  if (!pending_channels_.linked())
+    return;
+  // Take the whole pending list: channels that still have work after their
+  // turn, and channels that callbacks give new work, go back on it.
+  ListNode batch;
+  batch.link_before(*pending_channels_.next);
+  pending_channels_.unlink();
+  while (batch.next != &batch) {
+    Channel& channel = static_cast<Channel&>(*batch.next);
+    channel.unlink();
+    flush_channel(channel);
+    if (channel.attached)
+      mark_pending(channel);
+  }
+  batch.unlink();
+}
+
+std::error_code EngineState::flush_one(int fd) {
+  Channel* channel = find(fd);
+  if (!channel)
+    return error_of(EBADF);
+  DispatchScope scope(*this);
+  flush_channel(*channel);
+  if (channel->attached)
+    mark_pending(*channel);
+  return {};
+}
+
+// Alternates sending and completing until the channel can do no more now.
+// A callback may flush again: the nested call leaves this channel alone.
+void EngineState::flush_channel(Channel& channel) {
+  if (channel.dispatching)
+    return;
+  channel.dispatching = true;
+  bool progress = true;
+  while (progress && channel.attached) {
+    progress = send_output(channel);
+    progress |= complete_writes(channel);
+    if (channel.attached)
+      progress |= complete_next_input(channel);
+  }
+  channel.dispatching = false;
+  if (channel.attached)
+    channel.output.release_sent();
+}
+
+// Sends unsent bytes, many requests per system call, until the descriptor
+// is full. Returns whether anything happened (bytes moved, or a hard error).
+bool EngineState::send_output(Channel& channel) {
+  if (channel.write_failure)
+    return false;
+  iovec vectors[IOV_MAX];
+  bool moved = false;
+  for (;;) {
+    const int count = channel.output.gather(vectors, IOV_MAX, channel.output_limit());
+    if (count == 0)
+      return moved;
+    const IoResult result = transmit(system_, channel, vectors, count);
+    if (result.status == IoResult::Status::later)
+      return moved;
+    if (result.status == IoResult::Status::failed) {
+      channel.write_failure = result.error;
+      if (trace_)
+        fmt::print(stderr, "qio: channel {} write failed: {}\n", channel.fd,
+                   error_text(result.error));
+      return true;
+    }
+    if (trace_) {
+      fmt::print(stderr, "qio: channel {} wrote {} bytes\n", channel.fd,
+                 result.bytes);
+      hex_dump(stderr, vectors, count, result.bytes);
+    }
+    channel.output.mark_sent(result.bytes);
+    moved = true;
+  }
+}
+
+// Pops the front write and describes its completion with `error`.
+EngineState::Notice EngineState::take_write(Channel& channel,
+                                            const std::error_code& error) {
+  const std::uint64_t entry = channel.write_ends.pop_front();
+  const std::uint64_t start = channel.completed_position;
+  const std::uint64_t end = entry & write_end_mask;
+  channel.completed_position = end;
+  --pending_requests_;
+  Notice notice{{error, channel.fd, Operation::write, nullptr,
+                 static_cast<std::size_t>(channel.written_part(start, end))},
+                {},
+                CallbackAbi::cpp};
+  if (entry & write_has_callback) {
+    const WriteCallbackRecord record = channel.write_callbacks.pop_front();
+    notice.completion.buffer = record.data;
+    notice.callback = record.callback;
+    notice.abi = (entry & write_callback_is_c) ? CallbackAbi::c : CallbackAbi::cpp;
+  }
+  return notice;
+}
+
+// Completes, in order, every write whose bytes have all been sent; after a
+// hard error, every write (the unsent ones with that error).
+bool EngineState::complete_writes(Channel& channel) {
+  // On a regular file, writes queued after a pending read or seek wait.
+  const bool ordered = channel.kind == DescriptorKind::regular_file &&
+                       !channel.inputs.empty();
+  const std::uint64_t write_limit =
+      ordered ? channel.inputs.front().writes_before
+              : std::numeric_limits<std::uint64_t>::max();
+  bool completed = false;
+  while (!channel.write_ends.empty() && channel.writes_completed() < write_limit) {
+    const std::uint64_t end = channel.write_ends.front() & write_end_mask;
+    const bool sent = end <= channel.output.sent_position();
+    if (!sent && !channel.write_failure)
+      break;
+    const Notice notice =
+        take_write(channel, sent ? std::error_code() : channel.write_failure);
+    completed = true;
+    deliver(notice.completion, notice.callback, notice.abi);
+    if (!channel.attached)
+      return true;
+  }
+  if (channel.write_failure && channel.write_ends.empty())
+    channel.output.discard_unsent();
+  return completed;
+}
+
+// Performs the front read or seek if its turn has come and the descriptor
+// is ready. Returns whether it completed.
+bool EngineState::complete_next_input(Channel& channel) {
+  if (channel.inputs.empty())
+    return false;
+  const InputRequest& front = channel.inputs.front();
+  if (channel.kind == DescriptorKind::regular_file &&
+      channel.writes_completed() < front.writes_before)
+    return false;
+  const IoResult result = perform_input(system_, channel, front);
+  if (result.status == IoResult::Status::later)
+    return false;
+  finish_input(channel, result);
+  return true;
+}
+
+void EngineState::finish_input(Channel& channel, const IoResult& result) {
+  const InputRequest request = channel.inputs.pop_front();
+  --pending_requests_;
+  const bool is_read = request.operation == Operation::read;
+  if (trace_ && is_read && result.bytes > 0) {
+    fmt::print(stderr, "qio: channel {} read {} bytes\n", channel.fd, result.bytes);
+    hex_dump(stderr, request.buffer, result.bytes);
+  }
+  const Completion completion{result.error, channel.fd, request.operation,
+                              is_read ? request.buffer : nullptr,
+                              is_read ? result.bytes : 0};
+  deliver(completion, request.callback, request.abi);
+}
+
+void EngineState::deliver(const Completion& completion, StoredCallback callback,
+                          CallbackAbi abi) {
+  if (trace_)
+    trace_completion(completion);
+  if (callback)
+    callback.invoke(abi, completion);
+}
+
+// ---- waiting ---------------------------------------------------------------
+
+std::error_code EngineState::wait(int fd, int timeout_ms) {
+  Channel* channel = find(fd);
+  if (!channel)
+    return error_of(EBADF);
+  if (timeout_ms < -1)
+    return error_of(EINVAL);
+  if (channel->dispatching)
+    return error_of(EDEADLK);
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    flush_one(fd);
+    channel = find(fd);
+    if (channel == nullptr)
+      return {}; // a callback terminated it: nothing is pending any more
+    if (channel->pending_requests() == 0)
+      return channel->write_failure;
+    int remaining_ms = -1;
+    if (timeout_ms >= 0) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0)
+        return error_of(ETIMEDOUT);
+      remaining_ms = static_cast<int>(left.count());
+    }
+    short events = 0;
+    if (channel->output.unsent_bytes() > 0)
+      events |= POLLOUT;
+    if (!channel->inputs.empty())
+      events |= POLLIN;
+    // A regular file is always ready; zero-length writes need no readiness.
+    if (channel->kind == DescriptorKind::regular_file || events == 0)
+      continue;
+    pollfd readiness{fd, events, 0};
+    system_.poll(&readiness, 1, remaining_ms); // EINTR: just go round again
+  }
+}
+
+// ---- cancelling --------------------------------------------------------------
+
+// Takes requests off the channel in reverse order and returns the ones with
+// callbacks, in request order, completed with ECANCELED. With
+// `keep_partial_write`, writes whose bytes have begun to go out stay queued.
+std::vector<EngineState::Notice> EngineState::take_requests(Channel& channel,
+                                                            bool keep_partial_write) {
+  const std::error_code cancelled = error_of(ECANCELED);
+  std::vector<Notice> notices;
+  auto write_started = [&channel] {
+    const std::size_t count = channel.write_ends.size();
+    const std::uint64_t start =
+        count > 1 ? channel.write_ends[count - 2] & write_end_mask
+                  : channel.completed_position;
+    return start < channel.output.sent_position();
+  };
+  for (;;) {
+    // The last request in queue order: an input queued after the last write,
+    // or else that write.
+    const bool have_write = !channel.write_ends.empty() &&
+                            !(keep_partial_write && write_started());
+    const bool input_is_last =
+        !channel.inputs.empty() &&
+        (!have_write || channel.inputs.back().writes_before >= channel.writes_queued);
+    if (input_is_last) {
+      const InputRequest request = channel.inputs.pop_back();
+      --pending_requests_;
+      if (request.callback)
+        notices.push_back({{cancelled, channel.fd, request.operation,
+                            request.operation == Operation::read ? request.buffer : nullptr, 0},
+                           request.callback,
+                           request.abi});
+    } else if (have_write) {
+      const std::uint64_t entry = channel.write_ends.pop_back();
+      const std::uint64_t end = entry & write_end_mask;
+      const std::uint64_t start = channel.write_ends.empty()
+                                      ? channel.completed_position
+                                      : channel.write_ends.back() & write_end_mask;
+      --channel.writes_queued;
+      --pending_requests_;
+      if (entry & write_has_callback) {
+        const WriteCallbackRecord record = channel.write_callbacks.pop_back();
+        notices.push_back({{cancelled, channel.fd, Operation::write, record.data,
+                            static_cast<std::size_t>(channel.written_part(start, end))},
+                           record.callback,
+                           (entry & write_callback_is_c) ? CallbackAbi::c : CallbackAbi::cpp});
+      }
+    } else {
+      break;
+    }
+  }
+  std::reverse(notices.begin(), notices.end());
+  return notices;
+}
+
+void EngineState::notify(const std::vector<Notice>& notices) {
+  for (const Notice& notice : notices)
+    deliver(notice.completion, notice.callback, notice.abi);
+}
+
+void EngineState::retire(std::unique_ptr<Channel> channel) {
+  retired_.push_back(std::move(channel));
+}
+
+std::error_code EngineState::prune(int fd) {
+  Channel* channel = find(fd);
+  if (!channel)
+    return error_of(EBADF);
+  DispatchScope scope(*this);
+  std::vector<Notice> notices = take_requests(*channel, true);
+  const std::uint64_t kept_end = channel->write_ends.empty()
+                                     ? channel->completed_position
+                                     : channel->write_ends.back() & write_end_mask;
+  // Bytes of cancelled buffered writes stay alive until their callbacks ran.
+  std::vector<std::unique_ptr<char[]>> dropped;
+  channel->output.truncate(kept_end, dropped);
+  if (trace_)
+    fmt::print(stderr, "qio: prune channel {}: {} request(s) with AST cancelled\n",
+               fd, notices.size());
+  notify(notices);
+  return {};
+}
+
+std::error_code EngineState::terminate(int fd) {
+  Channel* channel = find(fd);
+  if (!channel)
+    return error_of(EBADF);
+  DispatchScope scope(*this);
+  std::unique_ptr<Channel> detached = std::move(channels_by_fd_[static_cast<std::size_t>(fd)]);
+  detached->unlink();
+  detached->attached = false;
+  std::vector<Notice> notices = take_requests(*detached, false);
+  // A flush of this channel may be on the stack (a callback terminating its
+  // own channel): the object lives until the outermost dispatch returns.
+  retire(std::move(detached));
+  if (trace_)
+    fmt::print(stderr, "qio: terminate channel {}: {} request(s) with AST cancelled\n",
+               fd, notices.size());
+  notify(notices);
+  return {};
+}
+
+void EngineState::terminate_all() {
+  DispatchScope scope(*this);
+  for (std::size_t fd = 0; fd < channels_by_fd_.size(); ++fd)
+    if (channels_by_fd_[fd])
+      terminate(static_cast<int>(fd));
+}
+
+// ---- inspecting ----------------------------------------------------------------
+
+int EngineState::fill_fdset(fd_set& write_mask) const noexcept {
+  int highest = -1;
+  for (const ListNode* node = pending_channels_.next; node != &pending_channels_;
+       node = node->next) {
+    const Channel& channel = static_cast<const Channel&>(*node);
+    if (channel.write_ends.empty() || channel.fd >= FD_SETSIZE)
+      continue;
+    FD_SET(channel.fd, &write_mask);
+    highest = std::max(highest, channel.fd);
+  }
+  return highest + 1;
+}
+
+std::error_code EngineState::dump(std::FILE* out) const {
+  try {
+    std::size_t channels = 0;
+    for (const auto& channel : channels_by_fd_)
+      channels += channel ? 1 : 0;
+    fmt::print(out, "qio: {} channel(s), {} request(s) pending\n", channels,
+               pending_requests_);
+    for (const auto& channel : channels_by_fd_) {
+      if (!channel)
+        continue;
+      const ChannelOptions& options = channel->options;
+      fmt::print(out,
+                 "channel {}: {}, {}blocking, {}buffered, max_outstanding {}, "
+                 "max_queued_bytes {}, {} unsent byte(s), write error: {}\n",
+                 channel->fd, kind_name(channel->kind),
+                 channel->descriptor_nonblocking ? "non-" : "",
+                 options.buffered ? "" : "un", limit_text(options.max_outstanding),
+                 limit_text(options.max_queued_bytes), channel->output.unsent_bytes(),
+                 channel->write_failure ? error_text(channel->write_failure) : "none");
+      std::uint64_t start = channel->completed_position;
+      for (std::size_t i = 0; i < channel->write_ends.size(); ++i) {
+        const std::uint64_t entry = channel->write_ends[i];
+        const std::uint64_t end = entry & write_end_mask;
+        fmt::print(out, "  write  length {:>8}  done {:>8}  AST {}\n", end - start,
+                   channel->written_part(start, end),
+                   (entry & write_has_callback) ? "yes" : "no");
+        start = end;
+      }
+      for (std::size_t i = 0; i < channel->inputs.size(); ++i) {
+        const InputRequest& request = channel->inputs[i];
+        fmt::print(out, "  {:<5}  {} {:>8}  done {:>8}  AST {}\n",
+                   operation_name(request.operation),
+                   request.operation == Operation::seek ? "offset" : "length",
+                   request.operation == Operation::seek
+                       ? static_cast<long long>(request.offset)
+                       : static_cast<long long>(request.length),
+                   0, request.callback ? "yes" : "no");
+      }
+    }
+    if (std::fflush(out) != 0)
+      return error_of(EIO);
+  } catch (const std::exception&) {
+    return error_of(EIO);
+  }
+  return {};
+}
+
+} // namespace qio::detail
+
+// ---- the public class: a thin forwarder --------------------------------------
+
+namespace qio {
+
+using detail::CallbackAbi;
+using detail::StoredCallback;
+
+Engine::Engine() : Engine(detail::real_system_calls()) {}
+Engine::Engine(detail::SystemCalls& system_calls)
+    : state_(std::make_unique<detail::EngineState>(system_calls)) {}
+Engine::~Engine() = default;
+
+std::error_code Engine::configure(int fd, const ChannelOptions& options) {
+  return state_->configure(fd, options);
+}
+std::error_code Engine::write(int fd, std::span<const char> data, Callback callback) {
+  return state_->write(fd, data, StoredCallback::from(callback), CallbackAbi::cpp);
+}
+std::error_code Engine::read(int fd, std::span<char> buffer, Callback callback) {
+  return state_->read(fd, buffer, StoredCallback::from(callback), CallbackAbi::cpp);
+}
+std::error_code Engine::seek(int fd, off_t offset, Callback callback) {
+  return state_->seek(fd, offset, StoredCallback::from(callback), CallbackAbi::cpp);
+}
+void Engine::flush() { state_->flush_all(); }
+std::error_code Engine::flush(int fd) { return state_->flush_one(fd); }
+std::error_code Engine::wait(int fd, int timeout_ms) { return state_->wait(fd, timeout_ms); }
+std::size_t Engine::pending() const noexcept { return state_->pending(); }
+std::size_t Engine::pending(int fd) const noexcept { return state_->pending(fd); }
+bool Engine::is_channel(int fd) const noexcept { return state_->find(fd) != nullptr; }
+std::error_code Engine::options(int fd, ChannelOptions& out) const {
+  const detail::Channel* channel = state_->find(fd);
+  if (!channel)
+    return {EBADF, std::generic_category()};
+  out = channel->options;
+  return {};
+}
+std::error_code Engine::prune(int fd) { return state_->prune(fd); }
+std::error_code Engine::terminate(int fd) { return state_->terminate(fd); }
+void Engine::terminate() { state_->terminate_all(); }
+int Engine::fill_fdset(fd_set& write_mask) const noexcept {
+  return state_->fill_fdset(write_mask);
+}
+std::error_code Engine::dump(std::FILE* out) const { return state_->dump(out); }
+void Engine::set_trace(bool enabled) noexcept { state_->set_trace(enabled); }
+
+} // namespace qio

@@ -1,0 +1,80 @@
+// output_queue.hpp - a channel's unsent bytes, as one ordered byte stream.
+//
+// Every byte appended gets a stream position (0, 1, 2, ... since the
+// channel was configured); requests remember where they end, so "is this
+// request written?" is one comparison. Small copied writes are packed into
+// shared blocks so one writev moves many of them; caller-owned buffers
+// (unbuffered channels) are referenced in place.
+#ifndef QIO_SRC_OUTPUT_QUEUE_HPP
+#define QIO_SRC_OUTPUT_QUEUE_HPP
+
+#include <sys/uio.h> // iovec
+
+#include <cstddef> // std::size_t
+#include <cstdint> // std::uint64_t
+#include <memory>  // std::unique_ptr
+#include <vector>  // std::vector, storage dropped by truncate
+
+#include "ring.hpp"
+
+namespace qio::detail {
+
+class OutputQueue {
+public:
+  // Position just past the last byte appended.
+  std::uint64_t queued_position() const noexcept { return queued_position_; }
+  // Position just past the last byte sent (or discarded).
+  std::uint64_t sent_position() const noexcept { return sent_position_; }
+  std::uint64_t unsent_bytes() const noexcept {
+    return queued_position_ - sent_position_;
+  }
+
+  // Copies `length` bytes in; returns the copy (stable until released by
+  // release_sent after it is sent), or nullptr if memory ran out.
+  char* append_copy(const char* data, std::size_t length);
+  // Queues the caller's own bytes, which must stay valid until sent.
+  void append_reference(char* data, std::size_t length);
+
+  // Fills up to `max_vectors` iovecs with unsent bytes before `limit`;
+  // returns how many it filled.
+  int gather(iovec* vectors, int max_vectors, std::uint64_t limit) const;
+  // Marks `bytes` more as sent. Their storage stays until release_sent, so
+  // completion callbacks can still be handed a pointer to them.
+  void mark_sent(std::uint64_t bytes) noexcept;
+  // Frees every segment that is wholly sent.
+  void release_sent() noexcept;
+  // Treats every unsent byte as sent without sending it (after a hard
+  // error nothing more can reach the peer).
+  void discard_unsent() noexcept;
+  // Drops unsent bytes at and after `position` (>= sent_position). Storage
+  // of dropped segments moves to `dropped`, so pointers already handed out
+  // stay valid while the caller holds it; the tail block takes no more
+  // appends, so its dropped bytes are not overwritten either.
+  void truncate(std::uint64_t position,
+                std::vector<std::unique_ptr<char[]>>& dropped);
+  // Number of segments (blocks and references) currently held.
+  std::size_t segment_count() const noexcept { return segments_.size(); }
+
+private:
+  struct Segment {
+    std::uint64_t start = 0;  // stream position of data[0]
+    char* data = nullptr;
+    std::size_t size = 0;     // bytes queued in it
+    std::size_t capacity = 0; // bytes it may hold (0: not appendable)
+    std::unique_ptr<char[]> storage; // owned block, or empty for references
+  };
+
+  char* room_in_tail_block(std::size_t length) noexcept;
+  char* start_block(std::size_t length);
+  void advance_cursor() noexcept;
+
+  Ring<Segment> segments_;
+  std::uint64_t queued_position_ = 0;
+  std::uint64_t sent_position_ = 0;
+  std::size_t cursor_segment_ = 0; // index of the segment holding sent_position_
+  std::size_t next_block_capacity_ = 0;
+};
+
+} // namespace qio::detail
+
+#endif // QIO_SRC_OUTPUT_QUEUE_HPP

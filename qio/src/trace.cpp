@@ -1,0 +1,62 @@
+// trace.cpp - debug output: call traces and hex dumps (qio_util_debug).
+#include "trace.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm> // std::min
+#include <cctype>    // std::isprint
+
+namespace qio::detail {
+
+void hex_dump(std::FILE* out, const char* bytes, std::size_t length) {
+  constexpr std::size_t per_line = 16;
+  for (std::size_t line = 0; line < length; line += per_line) {
+    const std::size_t count = std::min(per_line, length - line);
+    std::string hex;
+    std::string text;
+    for (std::size_t i = 0; i < per_line; ++i) {
+      if (i < count) {
+        const auto byte = static_cast<unsigned char>(bytes[line + i]);
+        hex += fmt::format("{:02x} ", byte);
+        text += std::isprint(byte) ? static_cast<char>(byte) : '.';
+      } else {
+        hex += "   ";
+      }
+    }
+    fmt::print(out, "  {:08x}  {} |{}|\n", line, hex, text);
+  }
+}
+
+void hex_dump(std::FILE* out, const iovec* vectors, int count,
+              std::size_t bytes) {
+  for (int i = 0; i < count && bytes > 0; ++i) {
+    const std::size_t length = std::min(bytes, vectors[i].iov_len);
+    hex_dump(out, static_cast<const char*>(vectors[i].iov_base), length);
+    bytes -= length;
+  }
+}
+
+const char* operation_name(Operation operation) noexcept {
+  switch (operation) {
+  case Operation::read:
+    return "read";
+  case Operation::write:
+    return "write";
+  case Operation::seek:
+    return "seek";
+  }
+  return "unknown";
+}
+
+std::string error_text(const std::error_code& error) {
+  return error ? fmt::format("error {} ({})", error.value(), error.message())
+               : std::string("ok");
+}
+
+void trace_completion(const Completion& completion) {
+  fmt::print(stderr, "qio: channel {} {} completed: {}, length {}\n",
+             completion.channel, operation_name(completion.operation),
+             error_text(completion.error), completion.length);
+}
+
+} // namespace qio::detail
