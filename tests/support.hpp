@@ -1,0 +1,131 @@
+// support.hpp - shared fixtures for the Catch2 suite: descriptors that close
+// themselves, a peer reader, and a recorder for C ASTs.
+#ifndef QIO_TESTS_SUPPORT_HPP
+#define QIO_TESTS_SUPPORT_HPP
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "qio/qio.h"
+
+namespace qio_test {
+
+// An owned descriptor, closed on destruction.
+class Fd {
+public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    reset();
+    fd_ = std::exchange(other.fd_, -1);
+    return *this;
+  }
+  int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0)
+      ::close(fd_);
+    fd_ = -1;
+  }
+
+private:
+  int fd_ = -1;
+};
+
+struct FdPair {
+  Fd local;  // the end the test queues on
+  Fd remote; // the peer's end
+};
+
+inline FdPair socket_pair(int type = SOCK_STREAM) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, type, 0, fds) != 0)
+    std::abort();
+  return {Fd(fds[0]), Fd(fds[1])};
+}
+
+// local = write end, remote = read end.
+inline FdPair pipe_pair() {
+  int fds[2];
+  if (::pipe(fds) != 0)
+    std::abort();
+  return {Fd(fds[1]), Fd(fds[0])};
+}
+
+// An unlinked temporary regular file, open read-write.
+inline Fd temporary_file() {
+  char name[] = "/tmp/qio-test-XXXXXX";
+  const int fd = ::mkstemp(name);
+  if (fd < 0)
+    std::abort();
+  ::unlink(name);
+  return Fd(fd);
+}
+
+// Reads whatever `fd` has now (non-blocking) and appends it to `out`;
+// returns false at end of file.
+inline bool drain_available(int fd, std::string& out) {
+  char buffer[65536];
+  for (;;) {
+    pollfd readiness{fd, POLLIN, 0};
+    if (::poll(&readiness, 1, 0) <= 0)
+      return true;
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n == 0)
+      return false;
+    if (n < 0)
+      return errno == EINTR || errno == EAGAIN;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+// Reads exactly `count` bytes, blocking.
+inline std::string read_exactly(int fd, std::size_t count) {
+  std::string out;
+  char buffer[65536];
+  while (out.size() < count) {
+    const ssize_t n = ::read(fd, buffer, std::min(sizeof buffer, count - out.size()));
+    if (n <= 0)
+      break;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+// One AST call as the C API reported it.
+struct AstCall {
+  int error_code;
+  int channel;
+  int operation;
+  char* buffer;
+  int length;
+  void* ast_arg;
+  std::string data; // the buffer's first `length` bytes, copied during the call
+};
+
+// Pass &recorder as ast_arg and AstRecorder::record as the AST.
+struct AstRecorder {
+  std::vector<AstCall> calls;
+
+  static void record(int error_code, int channel, int operation, char* buffer, int length,
+                     void* ast_arg) {
+    auto* self = static_cast<AstRecorder*>(ast_arg);
+    std::string data;
+    if (buffer != nullptr && length > 0 && operation != QIO_SEEK)
+      data.assign(buffer, static_cast<std::size_t>(length));
+    self->calls.push_back({error_code, channel, operation, buffer, length, ast_arg, data});
+  }
+};
+
+} // namespace qio_test
+
+#endif // QIO_TESTS_SUPPORT_HPP
