@@ -125,4 +125,13 @@ int qio_fdset(fd_set* write_mask) {
   return CApi::engine().fill_fdset(*write_mask);
 }
 
+int qio_pollfds(struct pollfd* fds, int capacity) {
+  if (capacity < 0 || (fds == nullptr && capacity > 0)) {
+    errno = EINVAL;
+    return -1;
+  }
+  return clamp_count(
+      CApi::engine().fill_pollfds({fds, static_cast<std::size_t>(capacity)}));
+}
+
 } // extern "C"

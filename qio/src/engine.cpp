@@ -558,17 +558,35 @@ void EngineState::terminate_all() {
 
 // ---- inspecting ----------------------------------------------------------------
 
-int EngineState::fill_fdset(fd_set& write_mask) const noexcept {
-  int highest = -1;
+template <class Visit>
+void EngineState::for_each_pending_output(Visit visit) const {
   for (const ListNode* node = pending_channels_.next; node != &pending_channels_;
        node = node->next) {
     const Channel& channel = static_cast<const Channel&>(*node);
-    if (channel.write_ends.empty() || channel.fd >= FD_SETSIZE)
-      continue;
+    if (!channel.write_ends.empty())
+      visit(channel);
+  }
+}
+
+int EngineState::fill_fdset(fd_set& write_mask) const noexcept {
+  int highest = -1;
+  for_each_pending_output([&](const Channel& channel) {
+    if (channel.fd >= FD_SETSIZE)
+      return; // FD_SET past the set's end would write out of bounds
     FD_SET(channel.fd, &write_mask);
     highest = std::max(highest, channel.fd);
-  }
+  });
   return highest + 1;
+}
+
+std::size_t EngineState::fill_pollfds(std::span<pollfd> fds) const noexcept {
+  std::size_t count = 0;
+  for_each_pending_output([&](const Channel& channel) {
+    if (count < fds.size())
+      fds[count] = pollfd{channel.fd, POLLOUT, 0};
+    ++count;
+  });
+  return count;
 }
 
 std::error_code EngineState::dump(std::FILE* out) const {
@@ -662,6 +680,9 @@ std::error_code Engine::terminate(int fd) { return state_->terminate(fd); }
 void Engine::terminate() { state_->terminate_all(); }
 int Engine::fill_fdset(fd_set& write_mask) const noexcept {
   return state_->fill_fdset(write_mask);
+}
+std::size_t Engine::fill_pollfds(std::span<pollfd> fds) const noexcept {
+  return state_->fill_pollfds(fds);
 }
 std::error_code Engine::dump(std::FILE* out) const { return state_->dump(out); }
 void Engine::set_trace(bool enabled) noexcept { state_->set_trace(enabled); }

@@ -39,10 +39,13 @@ public:
   std::size_t pending(int fd) const noexcept;
   Channel* find(int fd) const noexcept;
   int fill_fdset(fd_set& write_mask) const noexcept;
+  std::size_t fill_pollfds(std::span<pollfd> fds) const noexcept;
   std::error_code dump(std::FILE* out) const;
   void set_trace(bool enabled) noexcept { trace_ = enabled; }
 
 private:
+  // Calls `visit(channel)` for each channel with pending writes.
+  template <class Visit> void for_each_pending_output(Visit visit) const;
   // Requests taken off a channel whose callbacks are still to be called.
   struct Notice {
     Completion completion;

@@ -6,6 +6,7 @@
 #ifndef QIO_ENGINE_HPP
 #define QIO_ENGINE_HPP
 
+#include <poll.h>       // pollfd, for Engine::fill_pollfds
 #include <sys/select.h> // fd_set, for Engine::fill_fdset
 #include <sys/types.h>  // off_t, for Engine::seek
 
@@ -119,6 +120,10 @@ public:
   // Adds channels with pending output below FD_SETSIZE to `write_mask`;
   // returns the highest added + 1, or 0.
   int fill_fdset(fd_set& write_mask) const noexcept;
+  // Fills `fds` with channels that have pending output (POLLOUT), any
+  // descriptor number; returns how many have it (more than fds.size()
+  // means the span was too small and only its size were filled).
+  std::size_t fill_pollfds(std::span<pollfd> fds) const noexcept;
   // Prints settings and queued requests; returns an error if `out` failed.
   std::error_code dump(std::FILE* out) const;
   // Traces every call and completion to stderr with hex dumps of the data.

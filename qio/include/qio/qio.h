@@ -17,6 +17,7 @@
 #ifndef QIO_QIO_H
 #define QIO_QIO_H
 
+#include <poll.h>       /* struct pollfd, for qio_pollfds */
 #include <stdio.h>      /* FILE, for qio_dump */
 #include <sys/select.h> /* fd_set, for qio_fdset */
 #include <sys/types.h>  /* off_t, for qio_seek */
@@ -136,6 +137,15 @@ int qio_wait(int channel, int timeout_ms);
  * other means (call qio_flush every tick, or use poll). Returns -1 with
  * errno EINVAL if write_mask is NULL. */
 int qio_fdset(fd_set *write_mask);
+
+/* The poll(2) form of qio_fdset, for any descriptor number: fills up to
+ * `capacity` entries of `fds` with the channels that have pending output
+ * (fd, events = POLLOUT, revents = 0) and returns how many channels have
+ * pending output. A result above `capacity` means the array was too small:
+ * the first `capacity` were filled; call again with a larger one.
+ * Returns -1 with errno EINVAL if capacity < 0, or fds is NULL and
+ * capacity > 0. */
+int qio_pollfds(struct pollfd *fds, int capacity);
 
 #ifdef __cplusplus
 }
