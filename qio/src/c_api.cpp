@@ -78,8 +78,8 @@ int qio_seek(int channel, off_t offset, qio_ast_fn ast, void* ast_arg) {
 int qio_write(int channel, const char* buffer, int length, qio_ast_fn ast, void* ast_arg) {
   if (length < 0)
     return CApi::engine().find(channel) ? EINVAL : EBADF;
-  return as_errno(CApi::engine().write(channel, {buffer, static_cast<std::size_t>(length)},
-                                       StoredCallback::from(ast, ast_arg), CallbackAbi::c));
+  return CApi::engine().write(channel, {buffer, static_cast<std::size_t>(length)},
+                              StoredCallback::from(ast, ast_arg), CallbackAbi::c);
 }
 
 int qio_flush(void) {

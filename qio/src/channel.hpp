@@ -82,7 +82,7 @@ struct Channel : ListNode {
   Ring<InputRequest> inputs;
   std::uint64_t writes_queued = 0;
   std::uint64_t completed_position = 0; // where the front write's bytes start
-  std::error_code write_failure;        // sticky hard write error
+  int write_error = 0;                  // sticky hard write error (errno)
 
   bool attached = true;     // false once terminated
   bool dispatching = false; // a flush of this channel is on the stack

@@ -30,9 +30,6 @@ std::error_code error_of(int value) noexcept {
   return {value, std::generic_category()};
 }
 
-constexpr std::size_t largest_request =
-    static_cast<std::size_t>(std::numeric_limits<ssize_t>::max());
-
 const char* kind_name(DescriptorKind kind) noexcept {
   switch (kind) {
   case DescriptorKind::socket:
@@ -69,12 +66,6 @@ private:
 
 EngineState::~EngineState() { terminate_all(); }
 
-Channel* EngineState::find(int fd) const noexcept {
-  if (fd < 0 || static_cast<std::size_t>(fd) >= channels_by_fd_.size())
-    return nullptr;
-  return channels_by_fd_[static_cast<std::size_t>(fd)].get();
-}
-
 std::size_t EngineState::pending(int fd) const noexcept {
   const Channel* channel = find(fd);
   return channel ? channel->pending_requests() : 0;
@@ -100,7 +91,7 @@ std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
     channel.options = previous;
     return error;
   }
-  channel.write_failure.clear();
+  channel.write_error = 0;
   if (created) {
     if (static_cast<std::size_t>(fd) >= channels_by_fd_.size())
       channels_by_fd_.resize(static_cast<std::size_t>(fd) + 1);
@@ -118,68 +109,19 @@ std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
   return {};
 }
 
-// Whether the channel may take one more request of `bytes` output bytes.
-std::error_code EngineState::admit(const Channel& channel,
-                                   std::size_t bytes) const {
-  if (channel.pending_requests() >= channel.options.max_outstanding)
-    return error_of(EAGAIN);
-  if (bytes > channel.options.max_queued_bytes)
-    return error_of(EMSGSIZE); // could never fit: EAGAIN would loop forever
-  if (bytes > channel.options.max_queued_bytes - channel.output.unsent_bytes())
-    return error_of(EAGAIN);
-  return {};
+void EngineState::trace_write(int fd, std::size_t bytes, bool with_callback) const {
+  fmt::print(stderr, "qio: write queued on channel {}: {} bytes{}\n", fd, bytes,
+             with_callback ? ", with AST" : "");
 }
 
-void EngineState::mark_pending(Channel& channel) noexcept {
-  if (!channel.linked() && channel.pending_requests() > 0)
-    channel.link_before(pending_channels_);
-}
-
-std::error_code EngineState::write(int fd, std::span<const char> data,
-                                   StoredCallback callback, CallbackAbi abi) {
-  Channel* channel = find(fd);
-  if (!channel)
-    return error_of(EBADF);
-  if ((data.data() == nullptr && !data.empty()) || data.size() > largest_request)
-    return error_of(EINVAL);
-  if (channel->write_failure)
-    return channel->write_failure;
-  if (const std::error_code refused = admit(*channel, data.size()))
-    return refused;
-  char* stored = nullptr;
+std::error_code EngineState::enqueue_input(Channel& channel, const InputRequest& request) {
+  if (const int refused = admit(channel, 0))
+    return error_of(refused);
   try {
-    // Room in the rings first: once bytes are queued nothing may fail.
-    channel->write_ends.reserve_one();
-    if (callback)
-      channel->write_callbacks.reserve_one();
-    if (channel->options.buffered) {
-      stored = channel->output.append_copy(data.data(), data.size());
-      if (stored == nullptr && !data.empty())
-        return error_of(ENOMEM);
-    } else {
-      stored = const_cast<char*>(data.data());
-      channel->output.append_reference(stored, data.size());
-    }
+    channel.inputs.push_back(request);
   } catch (const std::bad_alloc&) {
     return error_of(ENOMEM);
   }
-  std::uint64_t entry = channel->output.queued_position();
-  if (callback) {
-    channel->write_callbacks.push_back({stored, callback});
-    entry |= write_has_callback | (abi == CallbackAbi::c ? write_callback_is_c : 0);
-  }
-  channel->write_ends.push_back(entry);
-  ++channel->writes_queued;
-  ++pending_requests_;
-  mark_pending(*channel);
-  if (trace_)
-    fmt::print(stderr, "qio: write queued on channel {}: {} bytes{}\n", fd,
-               data.size(), callback ? ", with AST" : "");
-  return {};
-}
-
-void EngineState::enqueue_input(Channel& channel, const InputRequest& request) {
-  channel.inputs.push_back(request);
   ++pending_requests_;
   mark_pending(channel);
   if (trace_)
@@ -189,6 +131,7 @@ void EngineState::enqueue_input(Channel& channel, const InputRequest& request) {
                request.operation == Operation::seek
                    ? static_cast<long long>(request.offset)
                    : static_cast<long long>(request.length));
+  return {};
 }
 
 std::error_code EngineState::read(int fd, std::span<char> buffer,
@@ -199,8 +142,6 @@ std::error_code EngineState::read(int fd, std::span<char> buffer,
   if ((buffer.data() == nullptr && !buffer.empty()) ||
       buffer.size() > largest_request)
     return error_of(EINVAL);
-  if (const std::error_code refused = admit(*channel, 0))
-    return refused;
   InputRequest request;
   request.operation = Operation::read;
   request.buffer = buffer.data();
@@ -209,12 +150,7 @@ std::error_code EngineState::read(int fd, std::span<char> buffer,
   request.position_before = channel->output.queued_position();
   request.callback = callback;
   request.abi = abi;
-  try {
-    enqueue_input(*channel, request);
-  } catch (const std::bad_alloc&) {
-    return error_of(ENOMEM);
-  }
-  return {};
+  return enqueue_input(*channel, request);
 }
 
 std::error_code EngineState::seek(int fd, off_t offset, StoredCallback callback,
@@ -224,8 +160,6 @@ std::error_code EngineState::seek(int fd, off_t offset, StoredCallback callback,
     return error_of(EBADF);
   if (offset < 0)
     return error_of(EINVAL);
-  if (const std::error_code refused = admit(*channel, 0))
-    return refused;
   InputRequest request;
   request.operation = Operation::seek;
   request.offset = offset;
@@ -233,12 +167,7 @@ std::error_code EngineState::seek(int fd, off_t offset, StoredCallback callback,
   request.position_before = channel->output.queued_position();
   request.callback = callback;
   request.abi = abi;
-  try {
-    enqueue_input(*channel, request);
-  } catch (const std::bad_alloc&) {
-    return error_of(ENOMEM);
-  }
-  return {};
+  return enqueue_input(*channel, request);
 }
 
 // ---- flushing ------------------------------------------------------------
@@ -294,7 +223,7 @@ void EngineState::flush_channel(Channel& channel) {
 // Sends unsent bytes, many requests per system call, until the descriptor
 // is full. Returns whether anything happened (bytes moved, or a hard error).
 bool EngineState::send_output(Channel& channel) {
-  if (channel.write_failure)
+  if (channel.write_error != 0)
     return false;
   iovec vectors[IOV_MAX];
   bool moved = false;
@@ -306,7 +235,7 @@ bool EngineState::send_output(Channel& channel) {
     if (result.status == IoResult::Status::later)
       return moved;
     if (result.status == IoResult::Status::failed) {
-      channel.write_failure = result.error;
+      channel.write_error = result.error.value();
       if (trace_)
         fmt::print(stderr, "qio: channel {} write failed: {}\n", channel.fd,
                    error_text(result.error));
@@ -356,16 +285,16 @@ bool EngineState::complete_writes(Channel& channel) {
   while (!channel.write_ends.empty() && channel.writes_completed() < write_limit) {
     const std::uint64_t end = channel.write_ends.front() & write_end_mask;
     const bool sent = end <= channel.output.sent_position();
-    if (!sent && !channel.write_failure)
+    if (!sent && channel.write_error == 0)
       break;
     const Notice notice =
-        take_write(channel, sent ? std::error_code() : channel.write_failure);
+        take_write(channel, sent ? std::error_code() : error_of(channel.write_error));
     completed = true;
     deliver(notice.completion, notice.callback, notice.abi);
     if (!channel.attached)
       return true;
   }
-  if (channel.write_failure && channel.write_ends.empty())
+  if (channel.write_error != 0 && channel.write_ends.empty())
     channel.output.discard_unsent();
   return completed;
 }
@@ -426,7 +355,7 @@ std::error_code EngineState::wait(int fd, int timeout_ms) {
     if (channel == nullptr)
       return {}; // a callback terminated it: nothing is pending any more
     if (channel->pending_requests() == 0)
-      return channel->write_failure;
+      return error_of(channel->write_error);
     int remaining_ms = -1;
     if (timeout_ms >= 0) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
@@ -607,7 +536,7 @@ std::error_code EngineState::dump(std::FILE* out) const {
                  channel->descriptor_nonblocking ? "non-" : "",
                  options.buffered ? "" : "un", limit_text(options.max_outstanding),
                  limit_text(options.max_queued_bytes), channel->output.unsent_bytes(),
-                 channel->write_failure ? error_text(channel->write_failure) : "none");
+                 channel->write_error ? error_text(error_of(channel->write_error)) : "none");
       std::uint64_t start = channel->completed_position;
       for (std::size_t i = 0; i < channel->write_ends.size(); ++i) {
         const std::uint64_t entry = channel->write_ends[i];
@@ -654,7 +583,8 @@ std::error_code Engine::configure(int fd, const ChannelOptions& options) {
   return state_->configure(fd, options);
 }
 std::error_code Engine::write(int fd, std::span<const char> data, Callback callback) {
-  return state_->write(fd, data, StoredCallback::from(callback), CallbackAbi::cpp);
+  const int error = state_->write(fd, data, StoredCallback::from(callback), CallbackAbi::cpp);
+  return error == 0 ? std::error_code() : std::error_code(error, std::generic_category());
 }
 std::error_code Engine::read(int fd, std::span<char> buffer, Callback callback) {
   return state_->read(fd, buffer, StoredCallback::from(callback), CallbackAbi::cpp);

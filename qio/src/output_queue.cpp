@@ -2,7 +2,6 @@
 #include "output_queue.hpp"
 
 #include <algorithm> // std::min, std::max
-#include <cstring>   // std::memcpy
 #include <new>       // std::nothrow
 
 namespace qio::detail {
@@ -14,20 +13,6 @@ constexpr std::size_t smallest_block = 4 * 1024;
 constexpr std::size_t largest_block = 64 * 1024;
 
 } // namespace
-
-char* OutputQueue::room_in_tail_block(std::size_t length) noexcept {
-  if (segments_.empty())
-    return nullptr;
-  Segment& tail = segments_.back();
-  if (tail.capacity - tail.size < length || tail.capacity == 0)
-    return nullptr;
-  char* room = tail.data + tail.size;
-  tail.size += length;
-  // A tail that was wholly sent holds unsent bytes again.
-  if (cursor_segment_ == segments_.size())
-    --cursor_segment_;
-  return room;
-}
 
 char* OutputQueue::start_block(std::size_t length) {
   next_block_capacity_ = std::clamp(next_block_capacity_ * 2, smallest_block,
@@ -46,20 +31,8 @@ char* OutputQueue::start_block(std::size_t length) {
   segment.capacity = own_block ? 0 : capacity;
   segment.storage = std::move(storage);
   segments_.push_back(std::move(segment));
+  appendable_tail_ = own_block ? nullptr : &segments_.back();
   return segments_.back().data;
-}
-
-char* OutputQueue::append_copy(const char* data, std::size_t length) {
-  if (length == 0)
-    return nullptr;
-  char* copy = room_in_tail_block(length);
-  if (copy == nullptr)
-    copy = start_block(length);
-  if (copy == nullptr)
-    return nullptr;
-  std::memcpy(copy, data, length);
-  queued_position_ += length;
-  return copy;
 }
 
 void OutputQueue::append_reference(char* data, std::size_t length) {
@@ -70,6 +43,7 @@ void OutputQueue::append_reference(char* data, std::size_t length) {
   segment.data = data;
   segment.size = length;
   segments_.push_back(std::move(segment));
+  appendable_tail_ = nullptr; // also: the ring may have moved its elements
   queued_position_ += length;
 }
 
@@ -113,8 +87,10 @@ void OutputQueue::release_sent() noexcept {
     segments_.pop_front();
     --cursor_segment_;
   }
-  if (segments_.empty())
+  if (segments_.empty()) {
     next_block_capacity_ = 0;
+    appendable_tail_ = nullptr;
+  }
 }
 
 void OutputQueue::discard_unsent() noexcept {
@@ -136,6 +112,7 @@ void OutputQueue::truncate(std::uint64_t position,
       tail.size = static_cast<std::size_t>(position - tail.start);
     tail.capacity = 0;
   }
+  appendable_tail_ = nullptr;
   queued_position_ = position;
   advance_cursor();
 }

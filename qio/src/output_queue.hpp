@@ -12,6 +12,7 @@
 
 #include <cstddef> // std::size_t
 #include <cstdint> // std::uint64_t
+#include <cstring> // std::memcpy
 #include <memory>  // std::unique_ptr
 #include <vector>  // std::vector, storage dropped by truncate
 
@@ -30,8 +31,16 @@ public:
   }
 
   // Copies `length` bytes in; returns the copy (stable until released by
-  // release_sent after it is sent), or nullptr if memory ran out.
-  char* append_copy(const char* data, std::size_t length);
+  // release_sent after it is sent), or nullptr if `length` is 0 or memory
+  // ran out. Inline: this is the enqueue hot path.
+  char* append_copy(const char* data, std::size_t length) {
+    char* copy = room_in_tail_block(length);
+    if (copy == nullptr && (length == 0 || (copy = start_block(length)) == nullptr))
+      return nullptr;
+    std::memcpy(copy, data, length);
+    queued_position_ += length;
+    return copy;
+  }
   // Queues the caller's own bytes, which must stay valid until sent.
   void append_reference(char* data, std::size_t length);
 
@@ -64,7 +73,18 @@ private:
     std::unique_ptr<char[]> storage; // owned block, or empty for references
   };
 
-  char* room_in_tail_block(std::size_t length) noexcept;
+  // Claims `length` bytes at the end of the tail block, if it has room.
+  char* room_in_tail_block(std::size_t length) noexcept {
+    if (appendable_tail_ == nullptr || length == 0 ||
+        appendable_tail_->capacity - appendable_tail_->size < length)
+      return nullptr;
+    char* room = appendable_tail_->data + appendable_tail_->size;
+    appendable_tail_->size += length;
+    // A tail that was wholly sent holds unsent bytes again.
+    if (cursor_segment_ == segments_.size())
+      --cursor_segment_;
+    return room;
+  }
   char* start_block(std::size_t length);
   void advance_cursor() noexcept;
 
@@ -73,6 +93,8 @@ private:
   std::uint64_t sent_position_ = 0;
   std::size_t cursor_segment_ = 0; // index of the segment holding sent_position_
   std::size_t next_block_capacity_ = 0;
+  // The tail segment if more bytes may be packed into it, else nullptr.
+  Segment* appendable_tail_ = nullptr;
 };
 
 } // namespace qio::detail

@@ -60,7 +60,8 @@ public:
 private:
   void grow() {
     const std::size_t new_capacity = capacity_ == 0 ? 8 : capacity_ * 2;
-    auto new_slots = std::make_unique<T[]>(new_capacity);
+    // Default-initialised: slots of plain integers are not zero-filled.
+    std::unique_ptr<T[]> new_slots(new T[new_capacity]);
     for (std::size_t i = 0; i < count_; ++i)
       new_slots[i] = std::move((*this)[i]);
     slots_ = std::move(new_slots);
