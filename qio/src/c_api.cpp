@@ -9,6 +9,8 @@
 
 #include <cerrno> // errno values
 #include <climits> // INT_MAX
+#include <exception> // std::exception
+#include <new>     // std::bad_alloc
 
 #include "engine_state.hpp"
 #include "trace.hpp"
@@ -42,14 +44,35 @@ int clamp_count(std::size_t count) noexcept {
   return count > static_cast<std::size_t>(INT_MAX) ? INT_MAX : static_cast<int>(count);
 }
 
+// Runs a C API call that may make system calls or allocate: errno is
+// restored afterwards (the result is the error, errno stays the caller's),
+// and no C++ exception crosses into C. Allocation failures leave the
+// engine as it was (every step that allocates comes before any change).
+template <class Call> int guarded(Call call) noexcept {
+  const int saved_errno = errno;
+  int result;
+  try {
+    result = call();
+  } catch (const std::bad_alloc&) {
+    result = ENOMEM;
+  } catch (const std::exception&) {
+    result = EIO; // the trace output failed
+  }
+  errno = saved_errno;
+  return result;
+}
+
 } // namespace
 
 extern "C" {
 
 int qio_init(void) {
-  CApi::engine().terminate_all();
+  const int result = guarded([] {
+    CApi::engine().terminate_all();
+    return 0;
+  });
   qio_util_debug = 0;
-  return 0;
+  return result;
 }
 
 int qio_configure(int channel, int nonblocking, int buffered, int max_outstanding) {
@@ -60,21 +83,27 @@ int qio_configure(int channel, int nonblocking, int buffered, int max_outstandin
   options.buffered = buffered != 0;
   if (max_outstanding > 0)
     options.max_outstanding = static_cast<std::size_t>(max_outstanding);
-  return as_errno(CApi::engine().configure(channel, options));
+  return guarded([&] { return as_errno(CApi::engine().configure(channel, options)); });
 }
 
 int qio_read(int channel, char* buffer, int length, qio_ast_fn ast, void* ast_arg) {
   if (length < 0)
     return CApi::engine().find(channel) ? EINVAL : EBADF;
-  return as_errno(CApi::engine().read(channel, {buffer, static_cast<std::size_t>(length)},
-                                      StoredCallback::from(ast, ast_arg), CallbackAbi::c));
+  return guarded([&] {
+    return as_errno(CApi::engine().read(channel, {buffer, static_cast<std::size_t>(length)},
+                                        StoredCallback::from(ast, ast_arg), CallbackAbi::c));
+  });
 }
 
 int qio_seek(int channel, off_t offset, qio_ast_fn ast, void* ast_arg) {
-  return as_errno(CApi::engine().seek(channel, offset, StoredCallback::from(ast, ast_arg),
-                                      CallbackAbi::c));
+  return guarded([&] {
+    return as_errno(CApi::engine().seek(channel, offset, StoredCallback::from(ast, ast_arg),
+                                        CallbackAbi::c));
+  });
 }
 
+// Not guarded: the hot path makes no system call and cannot throw but for
+// tracing, which guards itself.
 int qio_write(int channel, const char* buffer, int length, qio_ast_fn ast, void* ast_arg) {
   if (length < 0)
     return CApi::engine().find(channel) ? EINVAL : EBADF;
@@ -83,22 +112,30 @@ int qio_write(int channel, const char* buffer, int length, qio_ast_fn ast, void*
 }
 
 int qio_flush(void) {
-  CApi::engine().flush_all();
-  return 0;
+  return guarded([] {
+    CApi::engine().flush_all();
+    return 0;
+  });
 }
 
-int qio_flushc(int channel) { return as_errno(CApi::engine().flush_one(channel)); }
+int qio_flushc(int channel) {
+  return guarded([=] { return as_errno(CApi::engine().flush_one(channel)); });
+}
 
 int qio_pend(void) { return clamp_count(CApi::engine().pending()); }
 
 int qio_pendc(int channel) { return clamp_count(CApi::engine().pending(channel)); }
 
 int qio_term(void) {
-  CApi::engine().terminate_all();
-  return 0;
+  return guarded([] {
+    CApi::engine().terminate_all();
+    return 0;
+  });
 }
 
-int qio_termc(int channel) { return as_errno(CApi::engine().terminate(channel)); }
+int qio_termc(int channel) {
+  return guarded([=] { return as_errno(CApi::engine().terminate(channel)); });
+}
 
 void qio_ast(int error_code, int channel, int operation, char* buffer, int length,
              void* ast_arg) {
@@ -109,12 +146,16 @@ void qio_ast(int error_code, int channel, int operation, char* buffer, int lengt
              static_cast<const void*>(buffer), ast_arg);
 }
 
-int qio_dump(FILE* out) { return as_errno(CApi::engine().dump(out ? out : stdout)); }
+int qio_dump(FILE* out) {
+  return guarded([=] { return as_errno(CApi::engine().dump(out ? out : stdout)); });
+}
 
-int qio_prune(int channel) { return as_errno(CApi::engine().prune(channel)); }
+int qio_prune(int channel) {
+  return guarded([=] { return as_errno(CApi::engine().prune(channel)); });
+}
 
 int qio_wait(int channel, int timeout_ms) {
-  return as_errno(CApi::engine().wait(channel, timeout_ms));
+  return guarded([=] { return as_errno(CApi::engine().wait(channel, timeout_ms)); });
 }
 
 int qio_fdset(fd_set* write_mask) {

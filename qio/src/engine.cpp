@@ -64,7 +64,12 @@ private:
   EngineState& engine_;
 };
 
-EngineState::~EngineState() { terminate_all(); }
+EngineState::~EngineState() {
+  // Callbacks may configure channels while others are cancelled.
+  while (std::any_of(channels_by_fd_.begin(), channels_by_fd_.end(),
+                     [](const auto& channel) { return channel != nullptr; }))
+    terminate_all();
+}
 
 std::size_t EngineState::pending(int fd) const noexcept {
   const Channel* channel = find(fd);
@@ -109,9 +114,12 @@ std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
   return {};
 }
 
-void EngineState::trace_write(int fd, std::size_t bytes, bool with_callback) const {
-  fmt::print(stderr, "qio: write queued on channel {}: {} bytes{}\n", fd, bytes,
-             with_callback ? ", with AST" : "");
+// Out of line and exception-free: it sits on the inline enqueue path.
+void EngineState::trace_write(int fd, std::size_t bytes, bool with_callback) const noexcept {
+  const int saved_errno = errno;
+  std::fprintf(stderr, "qio: write queued on channel %d: %zu bytes%s\n", fd, bytes,
+               with_callback ? ", with AST" : "");
+  errno = saved_errno;
 }
 
 std::error_code EngineState::enqueue_input(Channel& channel, const InputRequest& request) {
@@ -272,31 +280,49 @@ EngineState::Notice EngineState::take_write(Channel& channel,
   return notice;
 }
 
-// Completes, in order, every write whose bytes have all been sent; after a
-// hard error, every write (the unsent ones with that error).
+// On a regular file, writes queued after a pending read or seek wait for
+// it: returns how many writes may complete before the front input.
+std::uint64_t EngineState::write_limit(const Channel& channel) const noexcept {
+  if (channel.kind == DescriptorKind::regular_file && !channel.inputs.empty())
+    return channel.inputs.front().writes_before;
+  return std::numeric_limits<std::uint64_t>::max();
+}
+
+// Completes, in order, every write whose bytes have all been sent. Once the
+// channel has a hard error, the first write not wholly sent and all after it
+// fail (see fail_queued_writes).
 bool EngineState::complete_writes(Channel& channel) {
-  // On a regular file, writes queued after a pending read or seek wait.
-  const bool ordered = channel.kind == DescriptorKind::regular_file &&
-                       !channel.inputs.empty();
-  const std::uint64_t write_limit =
-      ordered ? channel.inputs.front().writes_before
-              : std::numeric_limits<std::uint64_t>::max();
+  const std::uint64_t limit = write_limit(channel);
   bool completed = false;
-  while (!channel.write_ends.empty() && channel.writes_completed() < write_limit) {
-    const std::uint64_t end = channel.write_ends.front() & write_end_mask;
-    const bool sent = end <= channel.output.sent_position();
-    if (!sent && channel.write_error == 0)
-      break;
-    const Notice notice =
-        take_write(channel, sent ? std::error_code() : error_of(channel.write_error));
+  while (!channel.write_ends.empty() && channel.writes_completed() < limit) {
+    if ((channel.write_ends.front() & write_end_mask) > channel.output.sent_position()) {
+      if (channel.write_error == 0)
+        break;
+      fail_queued_writes(channel);
+      return true;
+    }
+    const Notice notice = take_write(channel, {});
     completed = true;
     deliver(notice.completion, notice.callback, notice.abi);
     if (!channel.attached)
       return true;
   }
-  if (channel.write_error != 0 && channel.write_ends.empty())
-    channel.output.discard_unsent();
   return completed;
+}
+
+// Fails every queued write up to the write limit with the channel's error.
+// All are taken off the queue, and their unsent bytes dropped, before any
+// callback runs: a callback that reconfigures the channel (clearing the
+// error) must not let a failed write's bytes go out after all.
+void EngineState::fail_queued_writes(Channel& channel) {
+  const std::error_code error = error_of(channel.write_error);
+  const std::uint64_t limit = write_limit(channel);
+  std::vector<Notice> notices;
+  notices.reserve(channel.write_ends.size()); // the one step that may throw
+  while (!channel.write_ends.empty() && channel.writes_completed() < limit)
+    notices.push_back(take_write(channel, error));
+  channel.output.skip_to(channel.completed_position);
+  notify(notices);
 }
 
 // Performs the front read or seek if its turn has come and the descriptor
@@ -308,7 +334,10 @@ bool EngineState::complete_next_input(Channel& channel) {
   if (channel.kind == DescriptorKind::regular_file &&
       channel.writes_completed() < front.writes_before)
     return false;
-  const IoResult result = perform_input(system_, channel, front);
+  // A zero-length read has nothing to wait for; a read(2) of 0 bytes would
+  // look like end of file on some descriptors and block on others.
+  const bool empty_read = front.operation == Operation::read && front.length == 0;
+  const IoResult result = empty_read ? IoResult{} : perform_input(system_, channel, front);
   if (result.status == IoResult::Status::later)
     return false;
   finish_input(channel, result);
@@ -385,6 +414,7 @@ std::vector<EngineState::Notice> EngineState::take_requests(Channel& channel,
                                                             bool keep_partial_write) {
   const std::error_code cancelled = error_of(ECANCELED);
   std::vector<Notice> notices;
+  notices.reserve(channel.pending_requests()); // the one step that may throw
   auto write_started = [&channel] {
     const std::size_t count = channel.write_ends.size();
     const std::uint64_t start =
@@ -445,12 +475,13 @@ std::error_code EngineState::prune(int fd) {
   if (!channel)
     return error_of(EBADF);
   DispatchScope scope(*this);
+  std::vector<std::unique_ptr<char[]>> dropped;
+  dropped.reserve(channel->output.segment_count());
   std::vector<Notice> notices = take_requests(*channel, true);
   const std::uint64_t kept_end = channel->write_ends.empty()
                                      ? channel->completed_position
                                      : channel->write_ends.back() & write_end_mask;
   // Bytes of cancelled buffered writes stay alive until their callbacks ran.
-  std::vector<std::unique_ptr<char[]>> dropped;
   channel->output.truncate(kept_end, dropped);
   if (trace_)
     fmt::print(stderr, "qio: prune channel {}: {} request(s) with AST cancelled\n",
@@ -464,10 +495,12 @@ std::error_code EngineState::terminate(int fd) {
   if (!channel)
     return error_of(EBADF);
   DispatchScope scope(*this);
+  // The two steps that may throw come first, before anything changes.
+  retired_.reserve(retired_.size() + 1);
+  const std::vector<Notice> notices = take_requests(*channel, false);
   std::unique_ptr<Channel> detached = std::move(channels_by_fd_[static_cast<std::size_t>(fd)]);
   detached->unlink();
   detached->attached = false;
-  std::vector<Notice> notices = take_requests(*detached, false);
   // A flush of this channel may be on the stack (a callback terminating its
   // own channel): the object lives until the outermost dispatch returns.
   retire(std::move(detached));
@@ -478,11 +511,19 @@ std::error_code EngineState::terminate(int fd) {
   return {};
 }
 
+// Terminates the channels that exist now; channels that callbacks configure
+// meanwhile are left alone, whatever their descriptor numbers.
 void EngineState::terminate_all() {
   DispatchScope scope(*this);
-  for (std::size_t fd = 0; fd < channels_by_fd_.size(); ++fd)
-    if (channels_by_fd_[fd])
-      terminate(static_cast<int>(fd));
+  std::vector<const Channel*> existing;
+  for (const auto& channel : channels_by_fd_)
+    if (channel)
+      existing.push_back(channel.get());
+  for (const Channel* channel : existing) {
+    const int fd = channel->fd;
+    if (find(fd) == channel)
+      terminate(fd);
+  }
 }
 
 // ---- inspecting ----------------------------------------------------------------

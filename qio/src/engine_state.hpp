@@ -73,11 +73,13 @@ private:
     if (!channel.linked() && channel.pending_requests() > 0)
       channel.link_before(pending_channels_);
   }
-  void trace_write(int fd, std::size_t bytes, bool with_callback) const;
+  void trace_write(int fd, std::size_t bytes, bool with_callback) const noexcept;
 
   void flush_channel(Channel& channel);
   bool send_output(Channel& channel);
   bool complete_writes(Channel& channel);
+  void fail_queued_writes(Channel& channel);
+  std::uint64_t write_limit(const Channel& channel) const noexcept;
   bool complete_next_input(Channel& channel);
   void finish_input(Channel& channel, const IoResult& result);
 

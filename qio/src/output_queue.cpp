@@ -93,8 +93,9 @@ void OutputQueue::release_sent() noexcept {
   }
 }
 
-void OutputQueue::discard_unsent() noexcept {
-  sent_position_ = queued_position_;
+void OutputQueue::skip_to(std::uint64_t position) noexcept {
+  if (position > sent_position_)
+    sent_position_ = position;
   advance_cursor();
 }
 

@@ -52,9 +52,9 @@ public:
   void mark_sent(std::uint64_t bytes) noexcept;
   // Frees every segment that is wholly sent.
   void release_sent() noexcept;
-  // Treats every unsent byte as sent without sending it (after a hard
-  // error nothing more can reach the peer).
-  void discard_unsent() noexcept;
+  // Treats bytes before `position` (<= queued_position) as sent without
+  // sending them: the bytes of writes that failed.
+  void skip_to(std::uint64_t position) noexcept;
   // Drops unsent bytes at and after `position` (>= sent_position). Storage
   // of dropped segments moves to `dropped`, so pointers already handed out
   // stay valid while the caller holds it; the tail block takes no more

@@ -7,12 +7,16 @@
  * traps). Nothing here ever blocks the caller and nothing raises SIGPIPE.
  *
  * Conventions: unless a function says otherwise it returns 0 on success or
- * an errno value (EBADF, EINVAL, ...) on failure; errno itself is left alone.
+ * an errno value (EBADF, EINVAL, ...) on failure, and leaves errno as it was
+ * (qio_fdset and qio_pollfds, which return counts, set errno on failure).
+ * ENOMEM from any function means memory ran out and nothing was changed.
  * All functions act on one process-wide queue set and must be called from
  * one thread (the C++ API, qio/engine.hpp, offers independent engines).
  * Every accepted request gets exactly one AST call, and only from
- * qio_flush, qio_flushc, qio_wait, qio_prune, qio_term or qio_termc: never
- * from inside the call that queued it. Full reference: docs/reference/.
+ * qio_flush, qio_flushc, qio_wait, qio_prune, qio_term, qio_termc or
+ * qio_init: never from inside the call that queued it. Requests still
+ * pending when the process exits get none (call qio_term first to cancel
+ * them). Nothing but qio_wait blocks. Full reference: docs/reference/.
  */
 #ifndef QIO_QIO_H
 #define QIO_QIO_H
@@ -43,8 +47,9 @@ enum { QIO_READ = 1, QIO_WRITE = 2, QIO_SEEK = 3 };
 typedef void (*qio_ast_fn)(int error_code, int channel, int operation,
                            char *buffer, int length, void *ast_arg);
 
-/* Non-zero: trace every call and completion to stderr, with a hex dump of
- * all data read or written. qio_init() resets it to 0. */
+/* Non-zero: trace queued requests, configuration, every system call that
+ * moved data (with a hex dump of the bytes), completions, errors, prunes and
+ * terminations to stderr. Read at each call; qio_init() resets it to 0. */
 extern int qio_util_debug;
 
 /* Discards every queue as qio_term() does (pending ASTs get ECANCELED) and
@@ -59,8 +64,8 @@ int qio_init(void);
  *   buffered         non-zero: qio_write copies the caller's bytes.
  *   max_outstanding  the most requests the queue may hold; -1: no limit.
  * Clears a sticky write error (see qio_write).
- * Errors: EBADF (descriptor not open), EINVAL (max_outstanding is 0 or
- * below -1). */
+ * Errors: EINVAL (max_outstanding is 0 or below -1, checked first), EBADF
+ * (descriptor not open), or another errno from fcntl(2)/fstat(2). */
 int qio_configure(int channel, int nonblocking, int buffered,
                   int max_outstanding);
 
@@ -68,13 +73,14 @@ int qio_configure(int channel, int nonblocking, int buffered,
  * valid until the AST. The request completes when at least one byte was
  * read (AST length = bytes read), at end of file (error 0, length 0), or
  * with an errno value.
+ * A zero-length read completes with length 0 when its turn comes.
  * Errors: EBADF (not configured), EINVAL (length < 0, or NULL buffer with
- * length > 0), EAGAIN (queue full: max_outstanding). */
+ * length > 0), EAGAIN (queue full: max_outstanding), ENOMEM. */
 int qio_read(int channel, char *buffer, int length, qio_ast_fn ast,
              void *ast_arg);
 
 /* Queues a move to absolute byte `offset`. On a descriptor that cannot seek
- * the AST gets ESPIPE. Errors: EBADF, EINVAL (offset < 0), EAGAIN. */
+ * the AST gets ESPIPE. Errors: EBADF, EINVAL (offset < 0), EAGAIN, ENOMEM. */
 int qio_seek(int channel, off_t offset, qio_ast_fn ast, void *ast_arg);
 
 /* Queues a write of `length` bytes and returns at once. A zero-length
@@ -101,7 +107,8 @@ int qio_pendc(int channel);
 
 /* Removes every channel: pending requests' ASTs get ECANCELED (a partly
  * written request reports the bytes already written as its length).
- * Descriptors are neither closed nor changed. Returns 0. */
+ * Descriptors are neither closed nor changed. Channels that ASTs configure
+ * during the call stay configured. Returns 0. */
 int qio_term(void);
 
 /* The same for one channel; afterwards it is no longer configured.
@@ -120,14 +127,18 @@ int qio_dump(FILE *out);
 
 /* Cancels (ECANCELED) every queued request of the channel except a write
  * already partly written, which stays so the byte stream is not cut
- * mid-request. Errors: EBADF (not configured). */
+ * mid-request; the peer sees it whole, then only later writes. The removed
+ * requests' ASTs run at once, so they come before the kept write's: the one
+ * exception to request order. Errors: EBADF (not configured). */
 int qio_prune(int channel);
 
 /* Flushes the channel, waiting with poll(2) for it to become ready, until
- * nothing is pending on it (returns 0) or `timeout_ms` milliseconds pass
- * (ETIMEDOUT). -1 waits without limit; the analog of VMS $QIOW.
+ * nothing is pending on it or `timeout_ms` milliseconds pass (ETIMEDOUT).
+ * -1 waits without limit; the analog of VMS $QIOW. Returns 0 once nothing
+ * is pending, or the channel's sticky write error if it has one.
  * Errors: EBADF (not configured), EINVAL (timeout_ms < -1), EDEADLK (called
- * from an AST of the same channel, which could never finish). */
+ * from an AST while that channel's own flush is running: it could never
+ * finish). */
 int qio_wait(int channel, int timeout_ms);
 
 /* Adds to *write_mask every channel with pending output, so a select loop
