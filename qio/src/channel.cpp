@@ -174,8 +174,15 @@ std::error_code inspect_descriptor(SystemCalls& system, Channel& channel) {
   const int flags = system.fcntl_getfl(channel.fd);
   if (flags < 0 || system.fstat(channel.fd, &status) < 0)
     return errno_code(errno);
-  if (S_ISSOCK(status.st_mode))
+  channel.keeps_message_boundaries = false;
+  if (S_ISSOCK(status.st_mode)) {
     channel.kind = DescriptorKind::socket;
+    int type = SOCK_STREAM;
+    socklen_t length = sizeof type;
+    if (system.getsockopt(channel.fd, SOL_SOCKET, SO_TYPE, &type, &length) < 0)
+      return errno_code(errno);
+    channel.keeps_message_boundaries = type != SOCK_STREAM;
+  }
   else if (S_ISREG(status.st_mode) || S_ISBLK(status.st_mode))
     channel.kind = DescriptorKind::regular_file;
   else

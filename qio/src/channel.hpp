@@ -75,6 +75,9 @@ struct Channel : ListNode {
   ChannelOptions options;
   DescriptorKind kind = DescriptorKind::stream;
   bool descriptor_nonblocking = false; // O_NONBLOCK as of configure
+  // A datagram or seqpacket socket: each write is one message, so a system
+  // call may carry only one request's bytes.
+  bool keeps_message_boundaries = false;
 
   OutputQueue output;
   Ring<std::uint64_t> write_ends;
@@ -93,10 +96,19 @@ struct Channel : ListNode {
   std::uint64_t writes_completed() const noexcept {
     return writes_queued - write_ends.size();
   }
-  // On a regular file, output may not pass the first queued read or seek.
+  // How far one system call may send: on a regular file not past the first
+  // queued read or seek; on a message socket not past the first unsent
+  // request's end.
   std::uint64_t output_limit() const noexcept {
     if (kind == DescriptorKind::regular_file && !inputs.empty())
       return inputs.front().position_before;
+    if (keeps_message_boundaries) {
+      for (std::size_t i = 0; i < write_ends.size(); ++i) {
+        const std::uint64_t end = write_ends[i] & write_end_mask;
+        if (end > output.sent_position())
+          return end;
+      }
+    }
     return output.queued_position();
   }
   // Bytes of the write spanning [start, end) that reached the descriptor.

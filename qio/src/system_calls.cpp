@@ -34,6 +34,9 @@ int SystemCalls::fcntl_setfl(int fd, int flags) {
 int SystemCalls::fstat(int fd, struct stat* status) {
   return ::fstat(fd, status);
 }
+int SystemCalls::getsockopt(int fd, int level, int name, void* value, socklen_t* length) {
+  return ::getsockopt(fd, level, name, value, length);
+}
 // pthread_sigmask reports its error as a result, not in errno; the seam
 // keeps the libc convention of every other call.
 int SystemCalls::thread_sigmask(int how, const sigset_t* set, sigset_t* old_set) {

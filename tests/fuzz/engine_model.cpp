@@ -69,6 +69,12 @@ public:
     status->st_mode = kinds.count(fd) ? kinds[fd] : S_IFSOCK;
     return 0;
   }
+  int getsockopt(int, int, int, void* value, socklen_t* length) override {
+    const int stream = SOCK_STREAM;
+    std::memcpy(value, &stream, sizeof stream);
+    *length = sizeof stream;
+    return 0;
+  }
   int thread_sigmask(int, const sigset_t*, sigset_t*) override { return 0; }
   int sigpending(sigset_t* set) override { return sigemptyset(set); }
   int sigtimedwait(const sigset_t*, siginfo_t*, const timespec*) override {

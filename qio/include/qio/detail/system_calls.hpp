@@ -32,6 +32,7 @@ public:
   virtual int fcntl_getfl(int fd);
   virtual int fcntl_setfl(int fd, int flags);
   virtual int fstat(int fd, struct stat* status);
+  virtual int getsockopt(int fd, int level, int name, void* value, socklen_t* length);
   virtual int thread_sigmask(int how, const sigset_t* set, sigset_t* old_set);
   virtual int sigpending(sigset_t* set);
   virtual int sigtimedwait(const sigset_t* set, siginfo_t* info,
