@@ -72,8 +72,14 @@ private:
   bool already_pending_ = false;
 };
 
-// A blocking pipe or terminal: poll says whether it can take data now.
-bool ready_now(SystemCalls& system, int fd, short events) {
+// A blocking pipe or terminal: poll says whether it can take data now. A
+// descriptor not open for that direction never polls ready, but the call
+// itself fails at once (EBADF) without blocking, so it counts as ready.
+bool ready_now(SystemCalls& system, const Channel& channel, short events) {
+  const int unusable_mode = events == POLLOUT ? O_RDONLY : O_WRONLY;
+  if (channel.access_mode == unusable_mode)
+    return true;
+  const int fd = channel.fd;
   pollfd probe{fd, events, 0};
   for (;;) {
     const int ready = system.poll(&probe, 1, 0);
@@ -112,7 +118,7 @@ IoResult write_to_stream(SystemCalls& system, const Channel& channel,
                          const iovec* vectors, int count) {
   std::array<iovec, 16> clipped;
   if (!channel.descriptor_nonblocking) {
-    if (!ready_now(system, channel.fd, POLLOUT))
+    if (!ready_now(system, channel, POLLOUT))
       return {IoResult::Status::later, 0, {}};
     count = clip_to_pipe_buf(vectors, count, clipped);
     vectors = clipped.data();
@@ -159,7 +165,7 @@ IoResult perform_input(SystemCalls& system, const Channel& channel,
     return retry_interrupted(
         [&] { return system.recv(fd, request.buffer, request.length, MSG_DONTWAIT); });
   case DescriptorKind::stream:
-    if (!channel.descriptor_nonblocking && !ready_now(system, fd, POLLIN))
+    if (!channel.descriptor_nonblocking && !ready_now(system, channel, POLLIN))
       return {IoResult::Status::later, 0, {}};
     break;
   case DescriptorKind::regular_file:
@@ -188,6 +194,7 @@ std::error_code inspect_descriptor(SystemCalls& system, Channel& channel) {
   else
     channel.kind = DescriptorKind::stream;
   channel.descriptor_nonblocking = (flags & O_NONBLOCK) != 0;
+  channel.access_mode = flags & O_ACCMODE;
   if (channel.options.nonblocking && !channel.descriptor_nonblocking) {
     if (system.fcntl_setfl(channel.fd, flags | O_NONBLOCK) < 0)
       return errno_code(errno);

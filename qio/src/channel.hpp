@@ -75,6 +75,7 @@ struct Channel : ListNode {
   ChannelOptions options;
   DescriptorKind kind = DescriptorKind::stream;
   bool descriptor_nonblocking = false; // O_NONBLOCK as of configure
+  int access_mode = 0;                 // O_RDONLY, O_WRONLY or O_RDWR
   // A datagram or seqpacket socket: each write is one message, so a system
   // call may carry only one request's bytes.
   bool keeps_message_boundaries = false;
