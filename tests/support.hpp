@@ -128,4 +128,59 @@ struct AstRecorder {
 
 } // namespace qio_test
 
+// ---- Fixtures for test_c_api_errors.cpp and test_contract.cpp ----------------
+
+#include <signal.h> // sigaction, alarm's SIGALRM
+
+namespace qio_test {
+
+// A descriptor number that is not open right now (take it after opening
+// everything else the test needs, or the number may be reused).
+inline int unopened_descriptor() {
+  const int fd = ::open("/dev/null", O_RDONLY);
+  if (fd < 0)
+    std::abort();
+  ::close(fd);
+  return fd;
+}
+
+// Ends the process with a message if it is still running after `seconds`:
+// a qio call that blocks becomes a failed test program, never a hang.
+class Watchdog {
+public:
+  explicit Watchdog(unsigned seconds) {
+    struct sigaction action {};
+    action.sa_handler = &Watchdog::expired;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGALRM, &action, &previous_);
+    ::alarm(seconds);
+  }
+  ~Watchdog() {
+    ::alarm(0);
+    ::sigaction(SIGALRM, &previous_, nullptr);
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+private:
+  static void expired(int) {
+    static const char message[] = "watchdog: the test blocked; aborting the program\n";
+    [[maybe_unused]] const ssize_t ignored = ::write(STDERR_FILENO, message, sizeof message - 1);
+    ::_exit(3);
+  }
+  struct sigaction previous_ {};
+};
+
+// Declared after the objects that ASTs point to: cancels whatever the test
+// left queued (qio_term) while those objects are still alive, even when an
+// assertion throws.
+struct TerminateAtExit {
+  TerminateAtExit() = default;
+  ~TerminateAtExit() { qio_term(); }
+  TerminateAtExit(const TerminateAtExit&) = delete;
+  TerminateAtExit& operator=(const TerminateAtExit&) = delete;
+};
+
+} // namespace qio_test
+
 #endif // QIO_TESTS_SUPPORT_HPP
