@@ -1,0 +1,413 @@
+// rpc_support.hpp - fixtures for the RPC server tests: loopback sockets,
+// the server running its select loop on a thread, the test program's
+// handlers, raw calls, and running rpcinfo with a time limit.
+#ifndef XDR_GLUE_TESTS_RPC_SUPPORT_HPP
+#define XDR_GLUE_TESTS_RPC_SUPPORT_HPP
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "../support.hpp"
+#include "qio/engine.hpp"
+#include "xdr_support.hpp"
+#include "xdr_glue/rpc_server.hpp"
+
+extern char** environ;
+
+namespace rpc_test {
+
+using qio_test::Fd;
+using namespace std::chrono_literals;
+
+inline const timeval call_timeout{10, 0};
+
+inline sockaddr_in loopback_address(std::uint16_t port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return address;
+}
+
+// Send buffer of the server's connections (they inherit the listener's):
+// fixed and small, so "a reply larger than the socket buffers" holds
+// whatever the machine's TCP autotuning limits are.
+inline constexpr int server_send_buffer = 64 * 1024;
+
+// A listening TCP socket on 127.0.0.1; the kernel picks the port.
+inline Fd listen_on_loopback(std::uint16_t& port) {
+  Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address = loopback_address(0);
+  socklen_t length = sizeof address;
+  if (listener.get() < 0 ||
+      ::setsockopt(listener.get(), SOL_SOCKET, SO_SNDBUF, &server_send_buffer,
+                   sizeof server_send_buffer) != 0 ||
+      ::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(listener.get(), 64) != 0 ||
+      ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw std::system_error(errno, std::generic_category(), "loopback listener");
+  port = ntohs(address.sin_port);
+  return listener;
+}
+
+// A blocking connection to the server; `receive_buffer` > 0 shrinks the
+// socket's receive buffer before connecting (which also stops autotuning).
+inline Fd connect_to(std::uint16_t port, int receive_buffer = 0) {
+  Fd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (socket.get() < 0)
+    throw std::system_error(errno, std::generic_category(), "socket");
+  if (receive_buffer > 0)
+    ::setsockopt(socket.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  const int on = 1;
+  ::setsockopt(socket.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  sockaddr_in address = loopback_address(port);
+  if (::connect(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+    throw std::system_error(errno, std::generic_category(), "connect");
+  return socket;
+}
+
+// A descriptor the caller hands on: dup() leaves `owned` to close its own.
+inline int handed_on(const Fd& owned) {
+  const int copy = ::fcntl(owned.get(), F_DUPFD_CLOEXEC, 0);
+  if (copy < 0)
+    throw std::system_error(errno, std::generic_category(), "dup");
+  return copy;
+}
+
+// Sends everything; MSG_NOSIGNAL because the server may have closed the
+// connection on purpose, and a test must not die of SIGPIPE for that.
+inline bool send_all(int fd, const std::string& bytes) {
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t count = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (count < 0 && errno == EINTR)
+      continue;
+    if (count <= 0)
+      return false;
+    sent += static_cast<std::size_t>(count);
+  }
+  return true;
+}
+
+// True once the server has closed `fd` (end of file or reset), reading and
+// discarding anything before that; false if nothing happens in 10 s.
+inline bool closed_by_server(int fd) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  char buffer[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd readiness{fd, POLLIN, 0};
+    if (::poll(&readiness, 1, 1000) <= 0)
+      continue;
+    const ssize_t count = ::recv(fd, buffer, sizeof buffer, 0);
+    if (count == 0 || (count < 0 && errno == ECONNRESET))
+      return true;
+  }
+  return false;
+}
+
+// A libtirpc client (clnttcp_create) over a connection made by connect_to.
+class Client {
+public:
+  Client(std::uint16_t port, rpcvers_t version, int receive_buffer = 0) {
+    const Fd connection = connect_to(port, receive_buffer);
+    sockaddr_in address = loopback_address(port);
+    int socket = handed_on(connection);
+    handle_ = clnttcp_create(&address, QIO_TEST_PROGRAM, version, &socket, 0, 0);
+    if (handle_ == nullptr) {
+      ::close(socket);
+      throw std::runtime_error(clnt_spcreateerror("clnttcp_create"));
+    }
+    clnt_control(handle_, CLSET_FD_CLOSE, nullptr); // clnt_destroy closes it
+  }
+  ~Client() { clnt_destroy(handle_); }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  CLIENT* get() const { return handle_; }
+
+  enum clnt_stat call(rpcproc_t procedure, xdrproc_t encode, void* arguments, xdrproc_t decode,
+                      void* result, timeval timeout = call_timeout) {
+    return clnt_call(handle_, procedure, encode, static_cast<caddr_t>(arguments), decode,
+                     static_cast<caddr_t>(result), timeout);
+  }
+  // ECHO_TEXT: true if the server sent `text` back.
+  bool echoes(const std::string& text) {
+    char* argument = const_cast<char*>(text.c_str());
+    char* result = nullptr;
+    const bool ok = call(ECHO_TEXT, xdr_test::xdrproc(xdr_wrapstring), &argument,
+                         xdr_test::xdrproc(xdr_wrapstring), &result) == RPC_SUCCESS &&
+                    result != nullptr && text == result;
+    clnt_freeres(handle_, xdr_test::xdrproc(xdr_wrapstring), reinterpret_cast<caddr_t>(&result));
+    return ok;
+  }
+
+private:
+  CLIENT* handle_ = nullptr;
+};
+
+// What the test program's handlers let a test observe; they run on the
+// server's thread.
+class Observed {
+public:
+  void note_blob_call() {
+    std::lock_guard lock(mutex_);
+    ++blob_calls_;
+    changed_.notify_all();
+  }
+  void note_close(std::error_code reason) {
+    std::lock_guard lock(mutex_);
+    close_reasons_.push_back(reason);
+    changed_.notify_all();
+  }
+  bool wait_for_blob_calls(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [&] { return blob_calls_ >= count; });
+  }
+  // The reasons of the first `count` closes, or fewer after 10 s.
+  std::vector<std::error_code> wait_for_closes(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, 10s, [&] { return close_reasons_.size() >= count; });
+    return close_reasons_;
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t blob_calls_ = 0;
+  std::vector<std::error_code> close_reasons_;
+};
+
+// The bytes of blob `size`: position-dependent, so a misplaced byte shows.
+inline char blob_byte(std::size_t index) { return static_cast<char>((index * 7 + 3) & 0xff); }
+
+// Registers QIO_TEST_PROGRAM versions 1 and 3 (see test_types.x).
+inline void register_test_program(xdr_glue::rpc::Server& server, Observed& observed) {
+  using xdr_glue::rpc::CallInfo;
+  using xdr_glue::rpc::Void;
+  using xdr_test::xdrproc;
+  const auto echo = [](const CallInfo&, char* const& text, char*& reply) {
+    reply = strdup(text);
+    return reply != nullptr;
+  };
+  const auto string_procedure = xdrproc(xdr_wrapstring);
+  REQUIRE_FALSE(server.add_procedure<char*, char*>(QIO_TEST_PROGRAM, QIO_TEST_V1, ECHO_TEXT,
+                                                   string_procedure, string_procedure, echo));
+  REQUIRE_FALSE(server.add_procedure<char*, char*>(QIO_TEST_PROGRAM, QIO_TEST_V3, ECHO_TEXT_V3,
+                                                   string_procedure, string_procedure, echo));
+  REQUIRE_FALSE(server.add_procedure<sample, sample>(
+      QIO_TEST_PROGRAM, QIO_TEST_V1, TRANSFORM_SAMPLE, xdrproc(xdr_sample), xdrproc(xdr_sample),
+      [](const CallInfo&, const sample& in, sample& out) {
+        // A deep copy through XDR, then one visible change.
+        std::string bytes = xdr_test::encode(xdrproc(xdr_sample), const_cast<sample*>(&in));
+        XDR stream;
+        xdrmem_create(&stream, bytes.data(), static_cast<u_int>(bytes.size()), XDR_DECODE);
+        const bool copied = xdr_sample(&stream, &out);
+        XDR_DESTROY(&stream);
+        out.sequence += 1000;
+        return copied;
+      }));
+  REQUIRE_FALSE(server.add_procedure<u_int, blob>(
+      QIO_TEST_PROGRAM, QIO_TEST_V1, MAKE_BLOB, xdrproc(xdr_u_int), xdrproc(xdr_blob),
+      [&observed](const CallInfo&, const u_int& size, blob& out) {
+        out.blob_val = static_cast<char*>(std::malloc(size + 1));
+        out.blob_len = size;
+        for (u_int i = 0; i < size; ++i)
+          out.blob_val[i] = blob_byte(i);
+        observed.note_blob_call();
+        return true;
+      }));
+  REQUIRE_FALSE(server.add_procedure<Void, u_int>(
+      QIO_TEST_PROGRAM, QIO_TEST_V1, QUEUED_REPLY_BYTES, xdr_glue::rpc::void_xdrproc(),
+      xdrproc(xdr_u_int), [&server](const CallInfo&, const Void&, u_int& queued) {
+        queued = static_cast<u_int>(server.queued_reply_bytes());
+        return true;
+      }));
+  REQUIRE_FALSE(server.add_procedure<Void, u_int>(
+      QIO_TEST_PROGRAM, QIO_TEST_V1, ALWAYS_FAIL, xdr_glue::rpc::void_xdrproc(),
+      xdrproc(xdr_u_int), [](const CallInfo&, const Void&, u_int&) { return false; }));
+}
+
+// The server with the test program, run by its own select loop on a
+// thread until the object is destroyed. Built and registered on the
+// test's thread; used only by the loop's thread until it is joined.
+class ServerThread {
+public:
+  explicit ServerThread(xdr_glue::rpc::ServerOptions options = {}) {
+    listener_ = listen_on_loopback(port_);
+    int stop[2];
+    if (::pipe2(stop, O_CLOEXEC) != 0)
+      throw std::system_error(errno, std::generic_category(), "pipe2");
+    stop_read_ = Fd(stop[0]);
+    stop_write_ = Fd(stop[1]);
+    options.on_close = [this](int, std::error_code reason) { observed.note_close(reason); };
+    engine_ = std::make_unique<qio::Engine>();
+    server_ = std::make_unique<xdr_glue::rpc::Server>(*engine_, std::move(options));
+    register_test_program(*server_, observed);
+    REQUIRE_FALSE(server_->add_listener(listener_.get()));
+    thread_ = std::thread([this] { run(); });
+  }
+  ~ServerThread() {
+    const char stop = 's';
+    static_cast<void>(::write(stop_write_.get(), &stop, 1));
+    thread_.join();
+    server_.reset();
+  }
+  ServerThread(const ServerThread&) = delete;
+  ServerThread& operator=(const ServerThread&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  Observed observed;
+
+private:
+  void run() {
+    for (;;) {
+      fd_set readable;
+      fd_set writable;
+      FD_ZERO(&readable);
+      FD_ZERO(&writable);
+      const int count = std::max(server_->fill_fdsets(readable, writable), stop_read_.get() + 1);
+      FD_SET(stop_read_.get(), &readable);
+      timeval timeout{server_->has_pending_calls() ? 0 : 1, 0};
+      if (::select(count, &readable, &writable, nullptr, &timeout) < 0)
+        FD_ZERO(&readable); // EINTR: go round again
+      if (FD_ISSET(stop_read_.get(), &readable))
+        return;
+      server_->process(readable);
+      engine_->flush();
+    }
+  }
+
+  std::uint16_t port_ = 0;
+  Fd listener_;
+  Fd stop_read_;
+  Fd stop_write_;
+  std::unique_ptr<qio::Engine> engine_;
+  std::unique_ptr<xdr_glue::rpc::Server> server_;
+  std::thread thread_;
+};
+
+// ---- raw calls --------------------------------------------------------------------
+
+// An AUTH_NONE call header for QIO_TEST_PROGRAM, encoded by libtirpc.
+inline std::string call_header(std::uint32_t xid, rpcvers_t version, rpcproc_t procedure) {
+  rpc_msg call{};
+  call.rm_xid = xid;
+  call.rm_direction = CALL;
+  call.rm_call.cb_rpcvers = RPC_MSG_VERSION;
+  call.rm_call.cb_prog = QIO_TEST_PROGRAM;
+  call.rm_call.cb_vers = version;
+  call.rm_call.cb_proc = procedure;
+  call.rm_call.cb_cred = _null_auth;
+  call.rm_call.cb_verf = _null_auth;
+  return xdr_test::encode(xdr_test::xdrproc(xdr_callmsg), &call);
+}
+
+// XDR words, for headers libtirpc refuses to encode.
+inline std::string words(std::initializer_list<std::uint32_t> values) {
+  std::string out;
+  for (const std::uint32_t value : values)
+    out += xdr_test::xdr_word(value);
+  return out;
+}
+
+// Reads one reply with libtirpc (xdrrec + xdr_replymsg); the results, if
+// any, are decoded with `decode` into `results`.
+inline bool read_reply(int fd, rpc_msg& reply, xdrproc_t decode = nullptr,
+                       void* results = nullptr) {
+  xdr_test::TirpcPeer peer(fd);
+  reply = rpc_msg{};
+  reply.acpted_rply.ar_verf = _null_auth;
+  reply.acpted_rply.ar_results.where = static_cast<caddr_t>(results);
+  reply.acpted_rply.ar_results.proc = decode ? decode : xdr_glue::rpc::void_xdrproc();
+  return peer.read_record(xdr_test::xdrproc(xdr_replymsg), &reply);
+}
+
+// ---- child processes --------------------------------------------------------------
+
+struct ProcessResult {
+  bool exited = false; // false: killed at the time limit
+  int exit_code = -1;
+  std::string output; // stdout and stderr together
+};
+
+// Runs `argv` with stdout and stderr captured; kills it after `limit`.
+// The child is always reaped before this returns.
+inline ProcessResult run_process(const std::vector<std::string>& argv,
+                                 std::chrono::milliseconds limit) {
+  ProcessResult result;
+  int output[2];
+  if (::pipe2(output, O_CLOEXEC) != 0)
+    throw std::system_error(errno, std::generic_category(), "pipe2");
+  Fd output_read(output[0]);
+  Fd output_write(output[1]);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, output_write.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, output_write.get(), STDERR_FILENO);
+  std::vector<char*> arguments;
+  for (const std::string& argument : argv)
+    arguments.push_back(const_cast<char*>(argument.c_str()));
+  arguments.push_back(nullptr);
+  pid_t child = -1;
+  const int spawned =
+      posix_spawn(&child, arguments[0], &actions, nullptr, arguments.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0)
+    throw std::system_error(spawned, std::generic_category(), "posix_spawn " + argv[0]);
+  output_write.reset();
+  // Read until the child's output ends, then wait for its exit through a
+  // pidfd; the deadline bounds both, and a child still there is killed.
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  const auto milliseconds_left = [&] {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    return static_cast<int>(std::max<long long>(0, left.count()));
+  };
+  char buffer[4096];
+  for (;;) {
+    pollfd readiness{output_read.get(), POLLIN, 0};
+    if (::poll(&readiness, 1, milliseconds_left()) == 0)
+      break;
+    const ssize_t count = ::read(output_read.get(), buffer, sizeof buffer);
+    if (count < 0 && errno == EINTR)
+      continue;
+    if (count <= 0)
+      break;
+    result.output.append(buffer, static_cast<std::size_t>(count));
+  }
+  const Fd exit_notice(static_cast<int>(::syscall(SYS_pidfd_open, child, 0)));
+  pollfd exited{exit_notice.get(), POLLIN, 0};
+  if (exit_notice.get() < 0 || ::poll(&exited, 1, milliseconds_left()) != 1)
+    ::kill(child, SIGKILL);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exited = WIFEXITED(status);
+  result.exit_code = result.exited ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+} // namespace rpc_test
+
+#endif // XDR_GLUE_TESTS_RPC_SUPPORT_HPP

@@ -1,0 +1,100 @@
+// rpc_messages.cpp - RPC message headers in and out.
+//
+// Replies are encoded in memory first, sized by xdr_sizeof: a result that
+// fails to encode then costs nothing on the wire and can be answered with
+// SYSTEM_ERR instead of leaving half a record in the client's stream.
+#include "rpc_messages.hpp"
+
+#include <limits> // std::numeric_limits
+
+#include "xdr_glue/rpc_server.hpp" // void_xdrproc
+
+namespace xdr_glue::rpc::detail {
+namespace {
+
+std::vector<char> encode_reply(rpc_msg& reply) {
+  const unsigned long size = xdr_sizeof(reinterpret_cast<xdrproc_t>(xdr_replymsg), &reply);
+  if (size == 0 || size > std::numeric_limits<u_int>::max())
+    return {};
+  std::vector<char> encoded(size);
+  XDR stream;
+  xdrmem_create(&stream, encoded.data(), static_cast<u_int>(size), XDR_ENCODE);
+  const bool ok = xdr_replymsg(&stream, &reply) != 0;
+  XDR_DESTROY(&stream);
+  if (!ok)
+    encoded.clear();
+  return encoded;
+}
+
+rpc_msg accepted(std::uint32_t xid, accept_stat status) {
+  rpc_msg reply{};
+  reply.rm_xid = xid;
+  reply.rm_direction = REPLY;
+  reply.rm_reply.rp_stat = MSG_ACCEPTED;
+  reply.rm_reply.rp_acpt.ar_verf = _null_auth;
+  reply.rm_reply.rp_acpt.ar_stat = status;
+  reply.rm_reply.rp_acpt.ar_results.where = nullptr;
+  reply.rm_reply.rp_acpt.ar_results.proc = void_xdrproc();
+  return reply;
+}
+
+rpc_msg denied(std::uint32_t xid, reject_stat status) {
+  rpc_msg reply{};
+  reply.rm_xid = xid;
+  reply.rm_direction = REPLY;
+  reply.rm_reply.rp_stat = MSG_DENIED;
+  reply.rm_reply.rp_rjct.rj_stat = status;
+  return reply;
+}
+
+} // namespace
+
+bool read_call_prefix(std::span<char> record, CallPrefix& prefix) {
+  XDR stream;
+  xdrmem_create(&stream, record.data(), static_cast<u_int>(record.size()), XDR_DECODE);
+  const bool ok = xdr_u_int32_t(&stream, &prefix.xid) &&
+                  xdr_u_int32_t(&stream, &prefix.direction) &&
+                  xdr_u_int32_t(&stream, &prefix.rpc_version);
+  XDR_DESTROY(&stream);
+  return ok;
+}
+
+bool decode_call(XDR& stream, DecodedCall& call) {
+  call.message.rm_call.cb_cred.oa_base = call.credential;
+  call.message.rm_call.cb_verf.oa_base = call.verifier;
+  return xdr_callmsg(&stream, &call.message) != 0;
+}
+
+std::vector<char> success_reply(std::uint32_t xid, xdrproc_t encode_result, void* result) {
+  rpc_msg reply = accepted(xid, SUCCESS);
+  reply.rm_reply.rp_acpt.ar_results.where = static_cast<caddr_t>(result);
+  reply.rm_reply.rp_acpt.ar_results.proc = encode_result;
+  return encode_reply(reply);
+}
+
+std::vector<char> accept_error_reply(std::uint32_t xid, accept_stat status) {
+  rpc_msg reply = accepted(xid, status);
+  return encode_reply(reply);
+}
+
+std::vector<char> program_mismatch_reply(std::uint32_t xid, rpcvers_t low, rpcvers_t high) {
+  rpc_msg reply = accepted(xid, PROG_MISMATCH);
+  reply.rm_reply.rp_acpt.ar_vers.low = low;
+  reply.rm_reply.rp_acpt.ar_vers.high = high;
+  return encode_reply(reply);
+}
+
+std::vector<char> rpc_mismatch_reply(std::uint32_t xid) {
+  rpc_msg reply = denied(xid, RPC_MISMATCH);
+  reply.rm_reply.rp_rjct.rj_vers.low = RPC_MSG_VERSION;
+  reply.rm_reply.rp_rjct.rj_vers.high = RPC_MSG_VERSION;
+  return encode_reply(reply);
+}
+
+std::vector<char> auth_error_reply(std::uint32_t xid, auth_stat why) {
+  rpc_msg reply = denied(xid, AUTH_ERROR);
+  reply.rm_reply.rp_rjct.rj_why = why;
+  return encode_reply(reply);
+}
+
+} // namespace xdr_glue::rpc::detail
