@@ -196,6 +196,30 @@ TEST_CASE("rpcinfo -a 127.0.0.1.H.L -T tcp PROG VERS gets a NULLPROC answer",
   CHECK(all_versions.output.find("version 3 ready and waiting") != std::string::npos);
 }
 
+// The issue's own form. This rpcinfo looks the program up in rpcbind first
+// whatever -n says, so the server registers there (pmap_set, as a libtirpc
+// server would with svc_register) and rpcbind must run: scripts/run starts
+// it. rpcinfo takes the program number in decimal (hex is "unknown").
+TEST_CASE("rpcinfo -n PORT -t 127.0.0.1 PROG VERS gets a NULLPROC answer from a server "
+          "registered with rpcbind",
+          "[xdr_glue][rpc][rpcinfo]") {
+  const std::string rpcinfo = XDR_GLUE_RPCINFO;
+  REQUIRE_FALSE(rpcinfo.empty());
+  ServerThread server;
+  INFO("rpcbind must be running on 127.0.0.1:111 (scripts/run test starts it)");
+  REQUIRE(pmap_set(QIO_TEST_PROGRAM, QIO_TEST_V1, IPPROTO_TCP,
+                   static_cast<unsigned short>(server.port())));
+  const auto answer = rpc_test::run_process(
+      {rpcinfo, "-n", std::to_string(server.port()), "-t", "127.0.0.1",
+       std::to_string(QIO_TEST_PROGRAM), "1"},
+      std::chrono::seconds(20));
+  pmap_unset(QIO_TEST_PROGRAM, QIO_TEST_V1);
+  INFO(answer.output);
+  CHECK(answer.exited);
+  CHECK(answer.exit_code == 0);
+  CHECK(answer.output.find("version 1 ready and waiting") != std::string::npos);
+}
+
 TEST_CASE("add_procedure refuses a second registration and null procedures",
           "[xdr_glue][rpc][errors]") {
   qio::Engine engine;
