@@ -1,0 +1,192 @@
+// throughput.cpp - timed runs of every writer and their medians.
+#include "throughput.hpp"
+
+#include <sys/resource.h> // getrusage, RUSAGE_THREAD
+#include <unistd.h>       // alarm
+
+#include <algorithm> // std::nth_element
+#include <array>     // transports
+
+#include <fmt/format.h>
+
+#include "syscall_count.hpp"
+
+namespace bench {
+namespace {
+
+constexpr std::array transports{Transport::unix_socketpair, Transport::tcp_loopback};
+
+// No run may take more than this: a hung run kills the program (SIGALRM's
+// default action) rather than the test suite's whole time budget.
+constexpr unsigned watchdog_seconds = 60;
+
+struct CpuTime {
+  double user_seconds = 0;
+  double system_seconds = 0;
+
+  CpuTime operator-(const CpuTime& earlier) const {
+    return {user_seconds - earlier.user_seconds, system_seconds - earlier.system_seconds};
+  }
+};
+
+// The calling thread's CPU time so far. The kernel knows the total
+// precisely and splits it between user and system by sampling, so the
+// split is good to a few percent over a run of a few hundred ticks.
+CpuTime thread_cpu_time() {
+  rusage usage{};
+  ::getrusage(RUSAGE_THREAD, &usage);
+  auto seconds = [](const timeval& time) {
+    return static_cast<double>(time.tv_sec) + static_cast<double>(time.tv_usec) * 1e-6;
+  };
+  return {seconds(usage.ru_utime), seconds(usage.ru_stime)};
+}
+
+struct RunSample {
+  double seconds = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t messages = 0;
+  SyscallTally syscalls;
+  CpuTime writer_cpu; // the writer thread's own user and system time
+};
+
+std::string describe(Transport transport, std::size_t size, Implementation implementation) {
+  return fmt::format("{}, {} B, {}", transport_name(transport), size,
+                     implementation_name(implementation));
+}
+
+// Compares what was written with what was read; an empty string if they agree.
+std::string verify(const WriterResult& written, const ReaderResult& read) {
+  if (!written.error.empty())
+    return written.error;
+  if (!read.error.empty())
+    return "reader: " + read.error;
+  if (written.bytes != read.bytes)
+    return fmt::format("byte count mismatch: {} written, {} read", written.bytes, read.bytes);
+  if (written.bytes == 0)
+    return "nothing was written";
+  return {};
+}
+
+// One run from connecting to the reader's end of file; false on failure.
+bool run_once(Transport transport, std::size_t size, Implementation implementation,
+              const ThroughputPlan& plan, RunSample& sample, std::string& failure) {
+  const SocketPair pair = connect_pair(transport);
+  if (!pair.error.empty()) {
+    failure = pair.error;
+    return false;
+  }
+  ::alarm(watchdog_seconds);
+  Reader reader(pair.reader, plan.check_content);
+  Workload workload;
+  workload.message_size = size;
+  workload.backlog_bytes = plan.backlog_bytes;
+  reset_syscall_tally();
+  const Clock::time_point start = Clock::now();
+  workload.deadline = start + plan.run_length;
+  const CpuTime cpu_before = thread_cpu_time();
+  const WriterResult written = run_writer(implementation, pair.writer, workload);
+  sample.writer_cpu = thread_cpu_time() - cpu_before;
+  sample.syscalls = syscall_tally();
+  const ReaderResult read = reader.join();
+  ::alarm(0);
+  sample.seconds = seconds_between(start, read.finished);
+  sample.bytes = written.bytes;
+  sample.messages = written.messages;
+  failure = verify(written, read);
+  return failure.empty();
+}
+
+double median(std::vector<double> values) {
+  if (values.empty())
+    return 0;
+  const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+  std::nth_element(values.begin(), middle, values.end());
+  return *middle;
+}
+
+// `samples` has one entry per round; a failed run's has no bytes.
+ThroughputFigure summarize(Transport transport, std::size_t size, Implementation implementation,
+                           const std::vector<RunSample>& samples) {
+  ThroughputFigure figure;
+  std::vector<double> rates;
+  std::vector<double> writes;
+  std::vector<double> would_block;
+  std::vector<double> user_ns;
+  std::vector<double> system_ns;
+  for (const RunSample& sample : samples) {
+    const double mib = static_cast<double>(sample.bytes) / mebibyte;
+    figure.round_rates.push_back(sample.bytes ? mib / sample.seconds : 0);
+    if (sample.bytes == 0)
+      continue;
+    rates.push_back(mib / sample.seconds);
+    writes.push_back(static_cast<double>(sample.syscalls.writes) / mib);
+    would_block.push_back(static_cast<double>(sample.syscalls.would_block) / mib);
+    const double messages = static_cast<double>(sample.messages);
+    user_ns.push_back(sample.writer_cpu.user_seconds * 1e9 / messages);
+    system_ns.push_back(sample.writer_cpu.system_seconds * 1e9 / messages);
+  }
+  figure.transport = transport;
+  figure.message_size = size;
+  figure.implementation = implementation;
+  figure.runs = static_cast<int>(rates.size());
+  figure.mib_per_second = median(rates);
+  figure.messages_per_second = figure.mib_per_second * mebibyte / static_cast<double>(size);
+  figure.writes_per_mib = median(writes);
+  figure.would_block_per_mib = median(would_block);
+  figure.writer_user_ns_per_message = median(user_ns);
+  figure.writer_system_ns_per_message = median(system_ns);
+  return figure;
+}
+
+// All repetitions of all writers for one transport and size. Each round
+// runs every writer once, starting one further along each time, so no
+// writer always follows the same one.
+std::vector<ThroughputFigure> run_block(Transport transport, std::size_t size,
+                                        const ThroughputPlan& plan,
+                                        std::vector<std::string>& failures) {
+  constexpr std::size_t writers = all_implementations.size();
+  std::array<std::vector<RunSample>, writers> samples;
+  for (int round = 0; round < plan.repetitions; ++round)
+    for (std::size_t turn = 0; turn < writers; ++turn) {
+      const std::size_t i = (turn + static_cast<std::size_t>(round)) % writers;
+      RunSample sample;
+      std::string failure;
+      if (!run_once(transport, size, all_implementations[i], plan, sample, failure)) {
+        failures.push_back(describe(transport, size, all_implementations[i]) + ": " + failure);
+        sample = {};
+      }
+      samples[i].push_back(sample);
+    }
+  std::vector<ThroughputFigure> block;
+  for (std::size_t i = 0; i < writers; ++i)
+    block.push_back(summarize(transport, size, all_implementations[i], samples[i]));
+  const ThroughputFigure limit = block.front(); // all_implementations starts with limit
+  for (ThroughputFigure& figure : block)
+    figure.percent_of_limit = 100.0 * paired_ratio(figure, limit);
+  return block;
+}
+
+} // namespace
+
+double paired_ratio(const ThroughputFigure& a, const ThroughputFigure& b) {
+  std::vector<double> ratios;
+  for (std::size_t round = 0; round < a.round_rates.size() && round < b.round_rates.size(); ++round)
+    if (a.round_rates[round] > 0 && b.round_rates[round] > 0)
+      ratios.push_back(a.round_rates[round] / b.round_rates[round]);
+  return median(ratios);
+}
+
+std::vector<ThroughputFigure>
+run_throughput(const ThroughputPlan& plan, std::vector<std::string>& failures,
+               const std::function<void(std::span<const ThroughputFigure>)>& on_block) {
+  std::vector<ThroughputFigure> figures;
+  for (const Transport transport : transports)
+    for (const std::size_t size : plan.message_sizes) {
+      const std::vector<ThroughputFigure> block = run_block(transport, size, plan, failures);
+      on_block(block);
+      figures.insert(figures.end(), block.begin(), block.end());
+    }
+  return figures;
+}
+
+} // namespace bench
