@@ -71,8 +71,11 @@ struct InputRequest {
 
 // A channel is its own node in the engine's list of pending channels.
 struct Channel : ListNode {
+  explicit Channel(BlockPool* pool) noexcept : output(pool) {}
+
   int fd = -1;
   ChannelOptions options;
+  bool has_limits = false; // either limit set: admit() must run
   DescriptorKind kind = DescriptorKind::stream;
   bool descriptor_nonblocking = false; // O_NONBLOCK as of configure
   int access_mode = 0;                 // O_RDONLY, O_WRONLY or O_RDWR

@@ -86,7 +86,7 @@ std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
   Channel* existing = find(fd);
   std::unique_ptr<Channel> created;
   if (!existing) {
-    created = std::make_unique<Channel>();
+    created = std::make_unique<Channel>(&block_pool_);
     created->fd = fd;
   }
   Channel& channel = existing ? *existing : *created;
@@ -97,6 +97,7 @@ std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
     return error;
   }
   channel.write_error = 0;
+  channel.has_limits = options.max_outstanding != unlimited || options.max_queued_bytes != unlimited;
   if (created) {
     if (static_cast<std::size_t>(fd) >= channels_by_fd_.size())
       channels_by_fd_.resize(static_cast<std::size_t>(fd) + 1);
@@ -123,7 +124,7 @@ void EngineState::trace_write(int fd, std::size_t bytes, bool with_callback) con
 }
 
 std::error_code EngineState::enqueue_input(Channel& channel, const InputRequest& request) {
-  if (const int refused = admit(channel, 0))
+  if (const int refused = channel.has_limits ? admit(channel, 0) : 0)
     return error_of(refused);
   try {
     channel.inputs.push_back(request);
@@ -217,7 +218,7 @@ void EngineState::flush_channel(Channel& channel) {
     return;
   channel.dispatching = true;
   bool progress = true;
-  while (progress && channel.attached) {
+  while (progress && channel.attached && channel.pending_requests() > 0) {
     progress = send_output(channel);
     progress |= complete_writes(channel);
     if (channel.attached)
@@ -236,7 +237,8 @@ bool EngineState::send_output(Channel& channel) {
   iovec vectors[IOV_MAX];
   bool moved = false;
   for (;;) {
-    const int count = channel.output.gather(vectors, IOV_MAX, channel.output_limit());
+    std::size_t offered = 0;
+    const int count = channel.output.gather(vectors, IOV_MAX, channel.output_limit(), &offered);
     if (count == 0)
       return moved;
     const IoResult result = transmit(system_, channel, vectors, count);
@@ -256,6 +258,10 @@ bool EngineState::send_output(Channel& channel) {
     }
     channel.output.mark_sent(result.bytes);
     moved = true;
+    // A socket or pipe that took less is full: asking again now would only
+    // earn EAGAIN. A regular file is never full in that sense.
+    if (result.bytes < offered && channel.kind != DescriptorKind::regular_file)
+      return moved;
   }
 }
 
@@ -301,8 +307,14 @@ bool EngineState::complete_writes(Channel& channel) {
       fail_queued_writes(channel);
       return true;
     }
-    const Notice notice = take_write(channel, {});
     completed = true;
+    if (!(channel.write_ends.front() & write_has_callback) && !trace_) {
+      // Nothing to call or report: account for it and move on.
+      channel.completed_position = channel.write_ends.pop_front() & write_end_mask;
+      --pending_requests_;
+      continue;
+    }
+    const Notice notice = take_write(channel, {});
     deliver(notice.completion, notice.callback, notice.abi);
     if (!channel.attached)
       return true;

@@ -91,6 +91,7 @@ private:
   void retire(std::unique_ptr<Channel> channel);
 
   SystemCalls& system_;
+  BlockPool block_pool_; // declared before the channels: it outlives them
   std::vector<std::unique_ptr<Channel>> channels_by_fd_;
   ListNode pending_channels_; // channels with requests not yet completed
   std::size_t pending_requests_ = 0;
@@ -129,8 +130,9 @@ inline int EngineState::write(int fd, std::span<const char> data,
     return EINVAL;
   if (channel->write_error != 0)
     return channel->write_error;
-  if (const int refused = admit(*channel, data.size()))
-    return refused;
+  if (channel->has_limits)
+    if (const int refused = admit(*channel, data.size()))
+      return refused;
   char* stored = const_cast<char*>(data.data());
   try {
     // Room in the rings first: once bytes are queued nothing may fail.
@@ -147,10 +149,10 @@ inline int EngineState::write(int fd, std::span<const char> data,
   }
   std::uint64_t entry = channel->output.queued_position();
   if (callback) {
-    channel->write_callbacks.push_back({stored, callback});
+    channel->write_callbacks.push_back_reserved({stored, callback});
     entry |= write_has_callback | (abi == CallbackAbi::c ? write_callback_is_c : 0);
   }
-  channel->write_ends.push_back(entry);
+  channel->write_ends.push_back_reserved(entry);
   ++channel->writes_queued;
   ++pending_requests_;
   mark_pending(*channel);

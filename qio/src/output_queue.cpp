@@ -5,23 +5,40 @@
 #include <new>       // std::nothrow
 
 namespace qio::detail {
-namespace {
+std::size_t BlockPool::size_index(std::size_t capacity) noexcept {
+  std::size_t index = 0;
+  while (index < size_count && (smallest_block << index) < capacity)
+    ++index;
+  return (smallest_block << index) == capacity ? index : size_count;
+}
+
+std::unique_ptr<char[]> BlockPool::take(std::size_t capacity) noexcept {
+  const std::size_t index = size_index(capacity);
+  if (index >= size_count || kept_[index] == 0)
+    return {};
+  return std::move(blocks_[index][--kept_[index]]);
+}
+
+void BlockPool::give(std::unique_ptr<char[]> block, std::size_t capacity) noexcept {
+  const std::size_t index = size_index(capacity);
+  if (index < size_count && kept_[index] < kept_per_size)
+    blocks_[index][kept_[index]++] = std::move(block);
+}
 
 // Blocks start small so an idle channel holding one message costs little,
 // and double up to the size one writev should move (about 64 KiB a call).
-constexpr std::size_t smallest_block = 4 * 1024;
-constexpr std::size_t largest_block = 64 * 1024;
-
-} // namespace
-
 char* OutputQueue::start_block(std::size_t length) {
-  next_block_capacity_ = std::clamp(next_block_capacity_ * 2, smallest_block,
-                                    largest_block);
+  next_block_capacity_ = std::clamp(next_block_capacity_ * 2, BlockPool::smallest_block,
+                                    BlockPool::largest_block);
   // A write bigger than a block gets a block of its own, exactly its size,
   // which nothing else is packed into.
   const bool own_block = length > next_block_capacity_;
   const std::size_t capacity = own_block ? length : next_block_capacity_;
-  std::unique_ptr<char[]> storage(new (std::nothrow) char[capacity]);
+  std::unique_ptr<char[]> storage;
+  if (!own_block && pool_ != nullptr)
+    storage = pool_->take(capacity);
+  if (!storage)
+    storage.reset(new (std::nothrow) char[capacity]);
   if (!storage)
     return nullptr;
   Segment segment;
@@ -29,6 +46,7 @@ char* OutputQueue::start_block(std::size_t length) {
   segment.data = storage.get();
   segment.size = length;
   segment.capacity = own_block ? 0 : capacity;
+  segment.pool_size = own_block ? 0 : capacity;
   segment.storage = std::move(storage);
   segments_.push_back(std::move(segment));
   appendable_tail_ = own_block ? nullptr : &segments_.back();
@@ -47,8 +65,8 @@ void OutputQueue::append_reference(char* data, std::size_t length) {
   queued_position_ += length;
 }
 
-int OutputQueue::gather(iovec* vectors, int max_vectors,
-                        std::uint64_t limit) const {
+int OutputQueue::gather(iovec* vectors, int max_vectors, std::uint64_t limit,
+                        std::size_t* bytes) const {
   limit = std::min(limit, queued_position_);
   std::uint64_t position = sent_position_;
   int filled = 0;
@@ -65,6 +83,8 @@ int OutputQueue::gather(iovec* vectors, int max_vectors,
     position = end;
     ++filled;
   }
+  if (bytes != nullptr)
+    *bytes = static_cast<std::size_t>(position - sent_position_);
   return filled;
 }
 
@@ -84,7 +104,9 @@ void OutputQueue::mark_sent(std::uint64_t bytes) noexcept {
 
 void OutputQueue::release_sent() noexcept {
   while (cursor_segment_ > 0) {
-    segments_.pop_front();
+    Segment segment = segments_.pop_front();
+    if (pool_ != nullptr && segment.pool_size != 0)
+      pool_->give(std::move(segment.storage), segment.pool_size);
     --cursor_segment_;
   }
   if (segments_.empty()) {

@@ -20,8 +20,34 @@
 
 namespace qio::detail {
 
+// Freed blocks of the standard sizes (4 KiB doubling to 64 KiB), kept for
+// reuse so a channel that sends a little every tick neither allocates nor
+// frees a block each time. Bounded: a few blocks of each size per engine.
+class BlockPool {
+public:
+  static constexpr std::size_t smallest_block = 4 * 1024;
+  static constexpr std::size_t largest_block = 64 * 1024;
+
+  // A kept block of exactly `capacity` bytes, or an empty pointer.
+  std::unique_ptr<char[]> take(std::size_t capacity) noexcept;
+  // Keeps `block` (of `capacity` bytes) if there is room, else frees it.
+  void give(std::unique_ptr<char[]> block, std::size_t capacity) noexcept;
+
+private:
+  static constexpr std::size_t size_count = 5;     // 4, 8, 16, 32, 64 KiB
+  static constexpr std::size_t kept_per_size = 4;
+  static std::size_t size_index(std::size_t capacity) noexcept;
+
+  std::unique_ptr<char[]> blocks_[size_count][kept_per_size];
+  std::size_t kept_[size_count] = {};
+};
+
 class OutputQueue {
 public:
+  // Blocks come from and go back to `pool` when given (it must outlive the
+  // queue); without one they are simply allocated and freed.
+  explicit OutputQueue(BlockPool* pool = nullptr) noexcept : pool_(pool) {}
+
   // Position just past the last byte appended.
   std::uint64_t queued_position() const noexcept { return queued_position_; }
   // Position just past the last byte sent (or discarded).
@@ -45,8 +71,9 @@ public:
   void append_reference(char* data, std::size_t length);
 
   // Fills up to `max_vectors` iovecs with unsent bytes before `limit`;
-  // returns how many it filled.
-  int gather(iovec* vectors, int max_vectors, std::uint64_t limit) const;
+  // returns how many it filled and, if `bytes` is given, their total length.
+  int gather(iovec* vectors, int max_vectors, std::uint64_t limit,
+             std::size_t* bytes = nullptr) const;
   // Marks `bytes` more as sent. Their storage stays until release_sent, so
   // completion callbacks can still be handed a pointer to them.
   void mark_sent(std::uint64_t bytes) noexcept;
@@ -70,6 +97,7 @@ private:
     char* data = nullptr;
     std::size_t size = 0;     // bytes queued in it
     std::size_t capacity = 0; // bytes it may hold (0: not appendable)
+    std::size_t pool_size = 0; // a standard block's size, returned to the pool
     std::unique_ptr<char[]> storage; // owned block, or empty for references
   };
 
@@ -88,6 +116,7 @@ private:
   char* start_block(std::size_t length);
   void advance_cursor() noexcept;
 
+  BlockPool* pool_;
   Ring<Segment> segments_;
   std::uint64_t queued_position_ = 0;
   std::uint64_t sent_position_ = 0;

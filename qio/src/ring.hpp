@@ -2,46 +2,54 @@
 //
 // The engine's queues are FIFOs that are pushed at the back and popped at
 // the front millions of times; std::deque allocates a node per few hundred
-// bytes, this allocates only when it doubles.
+// bytes, this allocates only when it doubles. Slots are raw storage, so the
+// spare half after a doubling is never written and costs no resident memory.
 #ifndef QIO_SRC_RING_HPP
 #define QIO_SRC_RING_HPP
 
 #include <cstddef> // std::size_t
-#include <memory>  // std::unique_ptr
-#include <utility> // std::move
+#include <memory>  // std::allocator, std::construct_at, std::destroy_at
+#include <utility> // std::move, std::exchange
 
 namespace qio::detail {
 
 template <class T> class Ring {
 public:
+  Ring() = default;
+  ~Ring() {
+    clear();
+    std::allocator<T>().deallocate(slots_, capacity_);
+  }
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
   bool empty() const noexcept { return count_ == 0; }
   std::size_t size() const noexcept { return count_; }
 
   T& front() noexcept { return slots_[head_]; }
   const T& front() const noexcept { return slots_[head_]; }
   T& back() noexcept { return (*this)[count_ - 1]; }
-  T& operator[](std::size_t index) noexcept {
-    return slots_[(head_ + index) & (capacity_ - 1)];
-  }
-  const T& operator[](std::size_t index) const noexcept {
-    return slots_[(head_ + index) & (capacity_ - 1)];
-  }
+  T& operator[](std::size_t index) noexcept { return slots_[slot(index)]; }
+  const T& operator[](std::size_t index) const noexcept { return slots_[slot(index)]; }
 
-  // Makes room for one more element, so a push_back after it cannot throw.
+  // Makes room for one more element, so push_back_reserved cannot throw.
   void reserve_one() {
     if (count_ == capacity_)
       grow();
   }
-
-  void push_back(T value) {
-    reserve_one();
-    slots_[(head_ + count_) & (capacity_ - 1)] = std::move(value);
+  // Appends after reserve_one made room.
+  void push_back_reserved(T value) noexcept {
+    std::construct_at(&slots_[slot(count_)], std::move(value));
     ++count_;
   }
+  void push_back(T value) {
+    reserve_one();
+    push_back_reserved(std::move(value));
+  }
 
-  // Returns the front element, leaving a moved-from slot behind.
   T pop_front() noexcept {
     T value = std::move(slots_[head_]);
+    std::destroy_at(&slots_[head_]);
     head_ = (head_ + 1) & (capacity_ - 1);
     --count_;
     return value;
@@ -49,7 +57,10 @@ public:
 
   T pop_back() noexcept {
     --count_;
-    return std::move(slots_[(head_ + count_) & (capacity_ - 1)]);
+    T& last = slots_[slot(count_)];
+    T value = std::move(last);
+    std::destroy_at(&last);
+    return value;
   }
 
   void clear() noexcept {
@@ -58,18 +69,25 @@ public:
   }
 
 private:
+  std::size_t slot(std::size_t index) const noexcept {
+    return (head_ + index) & (capacity_ - 1);
+  }
+
   void grow() {
     const std::size_t new_capacity = capacity_ == 0 ? 8 : capacity_ * 2;
-    // Default-initialised: slots of plain integers are not zero-filled.
-    std::unique_ptr<T[]> new_slots(new T[new_capacity]);
-    for (std::size_t i = 0; i < count_; ++i)
-      new_slots[i] = std::move((*this)[i]);
-    slots_ = std::move(new_slots);
+    T* new_slots = std::allocator<T>().allocate(new_capacity);
+    for (std::size_t i = 0; i < count_; ++i) {
+      T& old = (*this)[i];
+      std::construct_at(&new_slots[i], std::move(old));
+      std::destroy_at(&old);
+    }
+    std::allocator<T>().deallocate(slots_, capacity_);
+    slots_ = new_slots;
     capacity_ = new_capacity;
     head_ = 0;
   }
 
-  std::unique_ptr<T[]> slots_;
+  T* slots_ = nullptr;
   std::size_t capacity_ = 0; // always 0 or a power of two
   std::size_t head_ = 0;
   std::size_t count_ = 0;
