@@ -115,8 +115,10 @@ inline int EngineState::admit(const Channel& channel, std::size_t bytes) const n
     return EAGAIN;
   if (bytes > options.max_queued_bytes)
     return EMSGSIZE;
-  // Written so that a limit lowered below the unsent bytes cannot wrap.
-  if (channel.output.unsent_bytes() > options.max_queued_bytes - bytes)
+  // Requests that queue no bytes (reads, seeks, empty writes) pass; the
+  // subtraction is written so a limit lowered below the unsent bytes
+  // cannot wrap.
+  if (bytes != 0 && channel.output.unsent_bytes() > options.max_queued_bytes - bytes)
     return EAGAIN;
   return 0;
 }
