@@ -85,6 +85,32 @@ std::string channels_json(const ChannelsFigures& figures) {
                      quoted(figures.error));
 }
 
+std::string xdr_figure_json(const XdrFigure& figure) {
+  std::string rates;
+  for (const double rate : figure.round_rates)
+    rates += (rates.empty() ? "" : ", ") + number(rate);
+  return fmt::format("{{\"transport\": {}, \"writer\": {}, \"runs\": {}, "
+                     "\"records_per_second_by_round\": [{}], \"records_per_second\": {}, "
+                     "\"mib_per_second\": {}, \"writes_per_mib\": {}, \"eagain_per_mib\": {}, "
+                     "\"writer_user_ns_per_record\": {}, \"writer_system_ns_per_record\": {}}}",
+                     quoted(transport_name(figure.transport)), quoted(xdr_writer_name(figure.writer)),
+                     figure.runs, rates, number(figure.records_per_second),
+                     number(figure.mib_per_second), number(figure.writes_per_mib),
+                     number(figure.would_block_per_mib), number(figure.user_ns_per_record),
+                     number(figure.system_ns_per_record));
+}
+
+std::string xdr_json(const XdrFigures& figures) {
+  std::string list = "[";
+  for (std::size_t i = 0; i < figures.figures.size(); ++i)
+    list += (i ? ",\n      " : "\n      ") + xdr_figure_json(figures.figures[i]);
+  list += figures.figures.empty() ? "]" : "\n    ]";
+  return fmt::format("{{\"available\": {}, \"reason\": {}, \"record_bytes\": 256, "
+                     "\"repetitions\": {}, \"run_seconds\": {}, \"figures\": {}}}",
+                     boolean(figures.available), quoted(figures.reason), figures.repetitions,
+                     number(figures.run_seconds), list);
+}
+
 std::string target_json(const TargetCheck& check) {
   const char* verdict = check.verdict == Verdict::met      ? "met"
                         : check.verdict == Verdict::missed ? "missed"
@@ -109,10 +135,7 @@ bool write_json(const std::string& path, const Results& results,
                                                              std::fclose);
   if (!file)
     return false;
-  const std::string xdr =
-      results.xdr ? fmt::format("{{\"available\": {}, \"reason\": {}}}",
-                                boolean(results.xdr->available), quoted(results.xdr->reason))
-                  : "null";
+  const std::string xdr = results.xdr ? xdr_json(*results.xdr) : "null";
   fmt::print(file.get(),
              "{{\n  \"machine\": {},\n  \"settings\": {},\n  \"throughput\": {},\n"
              "  \"enqueue\": {},\n  \"channels\": {},\n  \"xdr\": {},\n  \"targets\": {},\n"

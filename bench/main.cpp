@@ -1,5 +1,6 @@
 // main.cpp - qio-bench: qio's queued output measured against the kernel's
-// limit, one write() per message, libevent and libuv (issue 5).
+// limit, one write() per message, libevent and libuv, and xdr_glue against
+// libtirpc's xdrrec (issue 5).
 //
 // Exit status: 0 when every run's byte count verified, 1 when one did not
 // (or a case failed), 2 for a bad command line. Targets missed are reported,
@@ -18,6 +19,7 @@
 #include "enqueue.hpp"
 #include "report.hpp"
 #include "throughput.hpp"
+#include "xdr.hpp"
 
 namespace {
 
@@ -27,8 +29,9 @@ constexpr std::string_view usage = R"(usage: qio-bench [--quick] [--json FILE] [
 
 Measures qio's queued output against the kernel's limit (blocking 64 KiB
 writes), one write() per message, libevent's bufferevent and libuv's uv_write,
-over an AF_UNIX socketpair and loopback TCP, and prints tables and the
-verdict on each target of issue 5. See docs/performance.md.
+and xdr_glue's record streams against libtirpc's xdrrec, over an AF_UNIX
+socketpair and loopback TCP, and prints tables and the verdict on each
+target of issue 5. See docs/performance.md.
 
   --quick        a few seconds in all (the test suite's smoke run); figures
                  are not meaningful, but every byte count and byte is checked
@@ -158,7 +161,14 @@ void run_channels_case(Results& results) {
 }
 
 void run_xdr_case(Results& results) {
-  results.xdr = XdrFigures{false, "xdr_glue is not yet part of the build this benchmark links"};
+  const Settings& settings = results.settings;
+  XdrPlan plan;
+  plan.run_length = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(settings.run_seconds));
+  plan.repetitions = settings.repetitions;
+  plan.backlog_bytes = settings.backlog_bytes;
+  plan.check_content = settings.content_checked;
+  results.xdr = run_xdr(plan, results.failures);
   print_xdr(stdout, *results.xdr);
 }
 

@@ -9,6 +9,7 @@
 
 #include "transport.hpp"
 #include "writers.hpp"
+#include "xdr_writers.hpp"
 
 namespace bench {
 
@@ -60,10 +61,34 @@ struct ChannelsFigures {
   std::string error;
 };
 
+// One XDR writer over one transport: medians over the rounds.
+struct XdrFigure {
+  Transport transport = Transport::unix_socketpair;
+  XdrWriter writer = XdrWriter::xdrrec;
+  int runs = 0;                    // runs that verified
+  std::vector<double> round_rates; // records/s in each round; 0 where it failed
+  double records_per_second = 0;
+  double mib_per_second = 0;      // bytes on the wire, record marks included
+  double writes_per_mib = 0;      // write-family system calls
+  double would_block_per_mib = 0; // of those, calls that returned EAGAIN
+  double user_ns_per_record = 0;  // the writer thread's CPU time per record
+  double system_ns_per_record = 0;
+};
+
 struct XdrFigures {
   bool available = false;
-  std::string reason;
+  std::string reason; // why not, if not available
+  int repetitions = 0;
+  double run_seconds = 0;
+  std::vector<XdrFigure> figures;
 };
+
+// The figure of `writer` over `transport`; nullptr if none of its runs
+// verified.
+const XdrFigure* find_xdr_figure(const XdrFigures& figures, Transport transport,
+                                 XdrWriter writer);
+// The median over rounds of a's records/s divided by b's in the same round.
+double xdr_ratio(const XdrFigure& a, const XdrFigure& b);
 
 struct Machine {
   long processors = 0;

@@ -23,6 +23,8 @@ template <class Function> Function* next_definition(const char* name) noexcept {
 
 ssize_t counted(ssize_t result) noexcept {
   ++tally.writes;
+  if (result > 0)
+    tally.bytes += static_cast<std::uint64_t>(result);
   if (result < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     ++tally.would_block;
   return result;

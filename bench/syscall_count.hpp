@@ -15,6 +15,7 @@ namespace bench {
 struct SyscallTally {
   std::uint64_t writes = 0;      // every write-family call, failed or not
   std::uint64_t would_block = 0; // of those, calls that failed with EAGAIN
+  std::uint64_t bytes = 0;       // bytes the calls reported written
 };
 
 // The calling thread's tally since its last reset.

@@ -1,15 +1,14 @@
 // throughput.cpp - timed runs of every writer and their medians.
 #include "throughput.hpp"
 
-#include <sys/resource.h> // getrusage, RUSAGE_THREAD
-#include <unistd.h>       // alarm
+#include <unistd.h> // alarm
 
-#include <algorithm> // std::nth_element
 #include <array>     // transports
 
 #include <fmt/format.h>
 
 #include "syscall_count.hpp"
+#include "timing.hpp"
 
 namespace bench {
 namespace {
@@ -19,27 +18,6 @@ constexpr std::array transports{Transport::unix_socketpair, Transport::tcp_loopb
 // No run may take more than this: a hung run kills the program (SIGALRM's
 // default action) rather than the test suite's whole time budget.
 constexpr unsigned watchdog_seconds = 60;
-
-struct CpuTime {
-  double user_seconds = 0;
-  double system_seconds = 0;
-
-  CpuTime operator-(const CpuTime& earlier) const {
-    return {user_seconds - earlier.user_seconds, system_seconds - earlier.system_seconds};
-  }
-};
-
-// The calling thread's CPU time so far. The kernel knows the total
-// precisely and splits it between user and system by sampling, so the
-// split is good to a few percent over a run of a few hundred ticks.
-CpuTime thread_cpu_time() {
-  rusage usage{};
-  ::getrusage(RUSAGE_THREAD, &usage);
-  auto seconds = [](const timeval& time) {
-    return static_cast<double>(time.tv_sec) + static_cast<double>(time.tv_usec) * 1e-6;
-  };
-  return {seconds(usage.ru_utime), seconds(usage.ru_stime)};
-}
 
 struct RunSample {
   double seconds = 0;
@@ -94,14 +72,6 @@ bool run_once(Transport transport, std::size_t size, Implementation implementati
   sample.messages = written.messages;
   failure = verify(written, read);
   return failure.empty();
-}
-
-double median(std::vector<double> values) {
-  if (values.empty())
-    return 0;
-  const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
-  std::nth_element(values.begin(), middle, values.end());
-  return *middle;
 }
 
 // `samples` has one entry per round; a failed run's has no bytes.
@@ -169,11 +139,7 @@ std::vector<ThroughputFigure> run_block(Transport transport, std::size_t size,
 } // namespace
 
 double paired_ratio(const ThroughputFigure& a, const ThroughputFigure& b) {
-  std::vector<double> ratios;
-  for (std::size_t round = 0; round < a.round_rates.size() && round < b.round_rates.size(); ++round)
-    if (a.round_rates[round] > 0 && b.round_rates[round] > 0)
-      ratios.push_back(a.round_rates[round] / b.round_rates[round]);
-  return median(ratios);
+  return paired_ratio(std::span<const double>(a.round_rates), std::span<const double>(b.round_rates));
 }
 
 std::vector<ThroughputFigure>

@@ -90,6 +90,10 @@ struct Channel : ListNode {
   std::uint64_t writes_queued = 0;
   std::uint64_t completed_position = 0; // where the front write's bytes start
   int write_error = 0;                  // sticky hard write error (errno)
+  // fail_queued_writes has run since write_error was set: every write still
+  // queued was queued behind the failed one and fails too, even one with no
+  // unsent byte (a zero-length write held behind a seek on a regular file).
+  bool failing_writes = false;
 
   bool attached = true;     // false once terminated
   bool dispatching = false; // a flush of this channel is on the stack

@@ -97,6 +97,7 @@ std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
     return error;
   }
   channel.write_error = 0;
+  channel.failing_writes = false;
   channel.has_limits = options.max_outstanding != unlimited || options.max_queued_bytes != unlimited;
   if (created) {
     if (static_cast<std::size_t>(fd) >= channels_by_fd_.size())
@@ -301,7 +302,9 @@ bool EngineState::complete_writes(Channel& channel) {
   const std::uint64_t limit = write_limit(channel);
   bool completed = false;
   while (!channel.write_ends.empty() && channel.writes_completed() < limit) {
-    if ((channel.write_ends.front() & write_end_mask) > channel.output.sent_position()) {
+    const bool unsent =
+        (channel.write_ends.front() & write_end_mask) > channel.output.sent_position();
+    if (unsent || channel.failing_writes) {
       if (channel.write_error == 0)
         break;
       fail_queued_writes(channel);
@@ -334,6 +337,7 @@ void EngineState::fail_queued_writes(Channel& channel) {
   while (!channel.write_ends.empty() && channel.writes_completed() < limit)
     notices.push_back(take_write(channel, error));
   channel.output.skip_to(channel.completed_position);
+  channel.failing_writes = true;
   notify(notices);
 }
 

@@ -2,9 +2,12 @@
 // libtirpc clients (clnttcp_create) and Debian's rpcinfo over loopback TCP.
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include <xdr_glue/rpcbind_registration.hpp>
 
 #include "rpc_support.hpp"
 
@@ -197,9 +200,9 @@ TEST_CASE("rpcinfo -a 127.0.0.1.H.L -T tcp PROG VERS gets a NULLPROC answer",
 }
 
 // The issue's own form. This rpcinfo looks the program up in rpcbind first
-// whatever -n says, so the server registers there (pmap_set, as a libtirpc
-// server would with svc_register) and rpcbind must run: scripts/run starts
-// it. rpcinfo takes the program number in decimal (hex is "unknown").
+// whatever -n says, so the server registers there (as a libtirpc server
+// would with svc_register) and rpcbind must run: scripts/run starts it.
+// rpcinfo takes the program number in decimal (hex is "unknown").
 TEST_CASE("rpcinfo -n PORT -t 127.0.0.1 PROG VERS gets a NULLPROC answer from a server "
           "registered with rpcbind",
           "[xdr_glue][rpc][rpcinfo]") {
@@ -207,13 +210,13 @@ TEST_CASE("rpcinfo -n PORT -t 127.0.0.1 PROG VERS gets a NULLPROC answer from a 
   REQUIRE_FALSE(rpcinfo.empty());
   ServerThread server;
   INFO("rpcbind must be running on 127.0.0.1:111 (scripts/run test starts it)");
-  REQUIRE(pmap_set(QIO_TEST_PROGRAM, QIO_TEST_V1, IPPROTO_TCP,
-                   static_cast<unsigned short>(server.port())));
+  REQUIRE(xdr_glue::rpc::rpcbind_is_running());
+  const xdr_glue::rpc::RpcbindRegistration registered(
+      QIO_TEST_PROGRAM, QIO_TEST_V1, static_cast<std::uint16_t>(server.port()));
   const auto answer = rpc_test::run_process(
       {rpcinfo, "-n", std::to_string(server.port()), "-t", "127.0.0.1",
        std::to_string(QIO_TEST_PROGRAM), "1"},
       std::chrono::seconds(20));
-  pmap_unset(QIO_TEST_PROGRAM, QIO_TEST_V1);
   INFO(answer.output);
   CHECK(answer.exited);
   CHECK(answer.exit_code == 0);

@@ -1,0 +1,146 @@
+// qio-rpc-demo - ONC RPC over qio: the echo program of echo.x served by
+// xdr_glue's responder and called by plain libtirpc clients.
+//
+//   qio-rpc-demo                  starts a server in a child process, runs
+//                                 the client session against it (echoes,
+//                                 a slow-reading phase, STATS), prints the
+//                                 results, and stops the server;
+//   qio-rpc-demo server [--port N] [--register]
+//                                 serves on 127.0.0.1 until SIGINT or
+//                                 SIGTERM, for other clients (rpcinfo, or
+//                                 the next form) to call; --register also
+//                                 announces it to the machine's rpcbind;
+//   qio-rpc-demo client --port N  runs the client session against a server
+//                                 started with the previous form.
+#include <signal.h> // SIGTERM
+#include <unistd.h> // close
+
+#include <chrono>      // std::chrono::seconds
+#include <cstdint>     // std::uint16_t
+#include <optional>    // std::optional, the rpcbind registration
+#include <string_view> // std::string_view
+
+#include <fmt/core.h>
+
+#include <xdr_glue/rpcbind_registration.hpp>
+
+#include "common/command_line.hpp"
+#include "common/loopback.hpp"
+#include "common/processes.hpp"
+#include "common/report.hpp"
+#include "echo.h" // rpcgen: ECHO_PROGRAM, ECHO_VERSION
+#include "echo_client.hpp"
+#include "echo_server.hpp"
+
+namespace rpc_demo {
+namespace {
+
+const demo::Usage usage{
+    "qio-rpc-demo",
+    "[server [--port N] [--register] | client --port N]",
+    "ONC RPC over qio: program 0x31230001 version 1 (demo/rpc/echo.x), procedures\n"
+    "ECHO (opaque data up to 1 MiB, sent back unchanged) and STATS (the server's\n"
+    "counters), served by xdr_glue's RPC responder and called with libtirpc.\n"
+    "\n"
+    "  qio-rpc-demo                 server in a child process, then the client session\n"
+    "                               against it: echoes, a slow-reading phase, STATS\n"
+    "  qio-rpc-demo server          serve on 127.0.0.1 until SIGINT or SIGTERM\n"
+    "                               (--register: also announce it to rpcbind)\n"
+    "  qio-rpc-demo client --port N the client session against a running server\n"
+    "\n"
+    "Exit status: 0 when every echo came back intact and a slow reader held up\n"
+    "nobody else (server: when stopped by a signal), 1 otherwise, 2 for bad options.",
+    {
+        {"port", "N", "server: port to listen on (default: 0, any free port); client: required"},
+        {"register", "", "server: register with the machine's rpcbind while serving"},
+    }};
+
+// rpcinfo's universal address of 127.0.0.1:port: "127.0.0.1.H.L".
+std::string universal_address(std::uint16_t port) {
+  return fmt::format("127.0.0.1.{}.{}", port / 256, port % 256);
+}
+
+demo::UniqueFd listen_for_clients(std::uint16_t port) {
+  return demo::listen_on_loopback(port, {server_send_buffer, 0});
+}
+
+void print_server_summary(const EchoServer& server) {
+  const ServerCounters& counters = server.counters();
+  demo::Table table({"ECHO and STATS calls", "bytes echoed", "peak queue depth", "connections closed"});
+  table.add_row({demo::format_count(counters.calls), demo::format_bytes(counters.echoed_bytes),
+                 demo::format_bytes(counters.peak_bytes_queued),
+                 demo::format_count(counters.connections_closed)});
+  table.print();
+}
+
+int run_server(std::uint16_t requested_port, bool register_with_rpcbind) {
+  const demo::UniqueFd listener = listen_for_clients(requested_port);
+  const std::uint16_t port = demo::local_port(listener.get());
+  EchoServer server(listener.get());
+  std::optional<xdr_glue::rpc::RpcbindRegistration> registration;
+  if (register_with_rpcbind)
+    registration.emplace(ECHO_PROGRAM, ECHO_VERSION, port);
+  fmt::print("qio-rpc-demo server: program {:#x} ({}) version {} on 127.0.0.1:{} (TCP)\n"
+             "  ping it:  rpcinfo -a {} -T tcp {} {}\n"
+             "  call it:  qio-rpc-demo client --port {}\n"
+             "  stop it:  Ctrl-C or SIGTERM\n",
+             ECHO_PROGRAM, ECHO_PROGRAM, ECHO_VERSION, port, universal_address(port), ECHO_PROGRAM,
+             ECHO_VERSION, port);
+  if (registration)
+    fmt::print("  registered with rpcbind: rpcinfo -n {} -t 127.0.0.1 {} {} finds it\n", port,
+               ECHO_PROGRAM, ECHO_VERSION);
+  std::fflush(stdout);
+  server.serve_until_signalled();
+  fmt::print("qio-rpc-demo server: stopped by signal {}\n", server.stop_signal());
+  print_server_summary(server);
+  return 0;
+}
+
+// The default run: a server in a child process, the session here.
+int run_demo() {
+  demo::UniqueFd listener = listen_for_clients(0);
+  const std::uint16_t port = demo::local_port(listener.get());
+  const int listening = listener.get();
+  demo::ChildProcess server = demo::ChildProcess::start([listening] {
+    EchoServer echo_server(listening);
+    echo_server.serve_until_signalled();
+    return 0;
+  });
+  listener.reset();
+  fmt::print("qio-rpc-demo: echo server (program {:#x} version {}) on 127.0.0.1:{}, in child "
+             "process {}\n",
+             ECHO_PROGRAM, ECHO_VERSION, port, server.pid());
+  const int status = run_client_session(port);
+  server.send(SIGTERM);
+  if (!server.wait_for(std::chrono::seconds(5)) || !server.succeeded()) {
+    fmt::print("the server did not stop cleanly ({})\n", server.describe_end());
+    return 1;
+  }
+  return status;
+}
+
+} // namespace
+} // namespace rpc_demo
+
+int main(int argc, char** argv) {
+  using namespace rpc_demo;
+  const std::string_view mode = argc > 1 ? std::string_view(argv[1]) : "";
+  const bool has_mode = mode == "server" || mode == "client";
+  const demo::CommandLine options(usage, argc, argv, has_mode ? 2 : 1);
+  if (!has_mode && options.given("port"))
+    options.reject("--port goes with 'server' or 'client'");
+  if (mode != "server" && options.given("register"))
+    options.reject("--register goes with 'server'");
+  if (mode == "client" && !options.given("port"))
+    options.reject("'client' needs --port N (the port a 'server' printed)");
+  const auto port = static_cast<std::uint16_t>(options.number("port", 0, mode == "client" ? 1 : 0, 65535));
+  const bool register_with_rpcbind = options.given("register");
+  demo::ignore_broken_pipes();
+  return demo::run_reporting_errors(usage.program, [&] {
+    if (mode == "server")
+      return run_server(port, register_with_rpcbind);
+    if (mode == "client")
+      return run_client_session(port);
+    return run_demo();
+  });
+}

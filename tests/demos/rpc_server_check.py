@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""rpc_server_check.py - `qio-rpc-demo server --port N` answers rpcinfo and clients.
+
+usage: rpc_server_check.py QIO_RPC_DEMO RPCINFO
+
+1. Starts `qio-rpc-demo server --port N` on a free port, in the background.
+2. Pings it with rpcinfo. Debian 12's rpcinfo ignores `-n N` and asks
+   rpcbind where the program is, and does not take a program number in
+   hex, so the ping that needs no rpcbind is the universal-address form:
+   `rpcinfo -a 127.0.0.1.H.L -T tcp 824377345 1` (H.L: the port's two bytes).
+3. Runs the client session against it: `qio-rpc-demo client --port N`.
+4. Stops it with SIGTERM: it must print its summary and exit 0.
+5. If an rpcbind runs on this machine, also starts `server --register` and
+   checks the command of issue 4, `rpcinfo -n N -t 127.0.0.1 824377345 1`,
+   then that stopping the server removes the registration.
+Every server started is killed with its process group whatever happens.
+"""
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import demo_process
+
+PROGRAM = str(0x31230001)  # rpcinfo wants it in decimal
+VERSION = "1"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def rpcbind_running():
+    try:
+        socket.create_connection(("127.0.0.1", 111), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def wait_for_line(process, pattern, seconds):
+    """Reads the server's stdout until a line matches; returns the match.
+    Reads the descriptor itself, so no line waits unseen in a buffer."""
+    deadline = time.monotonic() + seconds
+    seen = ""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.2)
+        if not ready:
+            continue
+        chunk = os.read(process.stdout.fileno(), 4096).decode()
+        if not chunk:
+            break
+        print(chunk, end="")
+        seen += chunk
+        match = re.search(pattern, seen, re.MULTILINE)
+        if match:
+            return match
+    raise AssertionError(f"the server never printed a line matching {pattern!r}")
+
+
+def run_checked(command, expect, seconds=30):
+    print("$", " ".join(command))
+    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds)
+    print(result.stdout + result.stderr, end="")
+    if not re.search(expect, result.stdout + result.stderr, re.MULTILINE):
+        raise AssertionError(f"{command[0]}: no line matches {expect!r}")
+    return result
+
+
+def stop_server(server):
+    server.send_signal(signal.SIGTERM)
+    out, err, timed_out = demo_process.communicate_within(server, 10)
+    print(out + err, end="")
+    if timed_out or server.returncode != 0:
+        raise AssertionError(f"the server did not stop cleanly on SIGTERM ({server.returncode})")
+    if "stopped by signal 15" not in out or "ECHO and STATS calls" not in out:
+        raise AssertionError("the server did not print its summary when stopped")
+    leftovers = demo_process.leftover_processes(server)
+    if leftovers:
+        raise AssertionError("the server left processes behind: " + "; ".join(leftovers))
+
+
+def check_plain_server(demo, rpcinfo):
+    port = free_port()
+    server = demo_process.start([demo, "server", "--port", str(port)])
+    try:
+        wait_for_line(server, rf"on 127\.0\.0\.1:{port} \(TCP\)", 10)
+        address = f"127.0.0.1.{port // 256}.{port % 256}"
+        run_checked([rpcinfo, "-a", address, "-T", "tcp", PROGRAM, VERSION], "ready and waiting")
+        result = run_checked([demo, "client", "--port", str(port)], r"^result: OK$", 60)
+        if result.returncode != 0:
+            raise AssertionError(f"the client session exited with {result.returncode}")
+        stop_server(server)
+    finally:
+        demo_process.kill_group(server)
+
+
+def check_registered_server(demo, rpcinfo):
+    port = free_port()
+    server = demo_process.start([demo, "server", "--port", str(port), "--register"])
+    try:
+        wait_for_line(server, r"registered with rpcbind", 10)
+        command = [rpcinfo, "-n", str(port), "-t", "127.0.0.1", PROGRAM, VERSION]
+        run_checked(command, "ready and waiting")
+        stop_server(server)
+        run_checked(command, "not registered")
+    finally:
+        demo_process.kill_group(server)
+
+
+def main():
+    demo_process.leave_cleanly_on_termination()
+    demo, rpcinfo = sys.argv[1], sys.argv[2]
+    if not rpcinfo:
+        print("CHECK FAILED: rpcinfo was not found (Debian package rpcbind)", file=sys.stderr)
+        return 1
+    try:
+        check_plain_server(demo, rpcinfo)
+        if rpcbind_running():
+            check_registered_server(demo, rpcinfo)
+        else:
+            print("no rpcbind on this machine: the --register / rpcinfo -n check is skipped")
+    except (AssertionError, subprocess.TimeoutExpired) as failure:
+        print(f"CHECK FAILED: {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
