@@ -23,7 +23,8 @@ enum class XdrWriter {
   // one write() per record, as RPC replies are sent.
   xdrrec,
   // The same, records ended with FALSE: libtirpc packs them into its
-  // 4000-byte buffer and writes it when full (one write() per ~15 records).
+  // 4000-byte buffer, which holds about 15 records, and writes when it
+  // fills (the bench counts about one write() per 8 records).
   xdrrec_batched,
   // xdr_glue's C API: xdr_qio_create on a buffered qio channel (as
   // docs/xdr.md's porting guide configures it), records ended with TRUE,
