@@ -29,6 +29,14 @@ std::string number(double value) {
 
 std::string boolean(bool value) { return value ? "true" : "false"; }
 
+// The numbers of a list, comma-separated, for inside [ ].
+std::string numbers(const std::vector<double>& values) {
+  std::string text;
+  for (const double value : values)
+    text += (text.empty() ? "" : ", ") + number(value);
+  return text;
+}
+
 std::string machine_json(const Machine& machine) {
   return fmt::format(
       "{{\"processors\": {}, \"cpu_model\": {}, \"kernel\": {}, \"load_average\": {}, "
@@ -47,9 +55,6 @@ std::string settings_json(const Settings& settings) {
 }
 
 std::string throughput_json(const ThroughputFigure& figure) {
-  std::string rates;
-  for (const double rate : figure.round_rates)
-    rates += (rates.empty() ? "" : ", ") + number(rate);
   return fmt::format("{{\"transport\": {}, \"message_size\": {}, \"writer\": {}, \"runs\": {}, "
                      "\"mib_per_second_by_round\": [{}], "
                      "\"messages_per_second\": {}, \"mib_per_second\": {}, "
@@ -57,7 +62,8 @@ std::string throughput_json(const ThroughputFigure& figure) {
                      "\"eagain_per_mib\": {}, \"writer_user_ns_per_message\": {}, "
                      "\"writer_system_ns_per_message\": {}}}",
                      quoted(transport_name(figure.transport)), figure.message_size,
-                     quoted(implementation_name(figure.implementation)), figure.runs, rates,
+                     quoted(implementation_name(figure.implementation)), figure.runs,
+                     numbers(figure.round_rates),
                      number(figure.messages_per_second), number(figure.mib_per_second),
                      number(figure.percent_of_limit), number(figure.writes_per_mib),
                      number(figure.would_block_per_mib), number(figure.writer_user_ns_per_message),
@@ -86,15 +92,12 @@ std::string channels_json(const ChannelsFigures& figures) {
 }
 
 std::string xdr_figure_json(const XdrFigure& figure) {
-  std::string rates;
-  for (const double rate : figure.round_rates)
-    rates += (rates.empty() ? "" : ", ") + number(rate);
   return fmt::format("{{\"transport\": {}, \"writer\": {}, \"runs\": {}, "
                      "\"records_per_second_by_round\": [{}], \"records_per_second\": {}, "
                      "\"mib_per_second\": {}, \"writes_per_mib\": {}, \"eagain_per_mib\": {}, "
                      "\"writer_user_ns_per_record\": {}, \"writer_system_ns_per_record\": {}}}",
                      quoted(transport_name(figure.transport)), quoted(xdr_writer_name(figure.writer)),
-                     figure.runs, rates, number(figure.records_per_second),
+                     figure.runs, numbers(figure.round_rates), number(figure.records_per_second),
                      number(figure.mib_per_second), number(figure.writes_per_mib),
                      number(figure.would_block_per_mib), number(figure.user_ns_per_record),
                      number(figure.system_ns_per_record));

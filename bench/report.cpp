@@ -148,9 +148,9 @@ void print_xdr(std::FILE* out, const XdrFigures& figures) {
     const XdrWriter peer = xdr_writer_peer(figure.writer);
     if (peer != figure.writer) {
       const XdrFigure* other = find_xdr_figure(figures, figure.transport, peer);
-      versus = other && figure.runs > 0
-                   ? fmt::format("{:.2f}x {}", xdr_ratio(figure, *other), xdr_writer_name(peer))
-                   : "no figures";
+      const std::optional<double> ratio =
+          other && figure.runs > 0 ? xdr_ratio(figure, *other) : std::nullopt;
+      versus = ratio ? fmt::format("{:.2f}x {}", *ratio, xdr_writer_name(peer)) : "no figures";
     }
     fmt::print(out, "{:<19} {:<14} {:>12} {:>9.1f} {:>11.1f} {:>11.1f} {:>9.1f} {:>9.1f}  {}{}\n",
                first_of_transport ? transport_name(figure.transport) : "",

@@ -87,8 +87,9 @@ struct XdrFigures {
 // verified.
 const XdrFigure* find_xdr_figure(const XdrFigures& figures, Transport transport,
                                  XdrWriter writer);
-// The median over rounds of a's records/s divided by b's in the same round.
-double xdr_ratio(const XdrFigure& a, const XdrFigure& b);
+// The median over rounds of a's records/s divided by b's in the same round;
+// nothing if no round has figures of both.
+std::optional<double> xdr_ratio(const XdrFigure& a, const XdrFigure& b);
 
 struct Machine {
   long processors = 0;

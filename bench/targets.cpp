@@ -3,7 +3,6 @@
 // Every throughput target is a ratio within one block of interleaved runs,
 // so the noise of a shared machine cancels as far as it can.
 #include <algorithm> // std::find_if
-#include <array>     // transports
 
 #include <fmt/format.h>
 
@@ -125,12 +124,12 @@ TargetCheck xdr_lead(const XdrFigures& figures, Transport transport) {
       continue;
     const XdrFigure* ours = find_xdr_figure(figures, transport, writer);
     const XdrFigure* theirs = find_xdr_figure(figures, transport, peer);
-    if (!ours || !theirs)
+    const std::optional<double> lead = ours && theirs ? xdr_ratio(*ours, *theirs) : std::nullopt;
+    if (!lead)
       return unmeasured(std::move(target), "no figures");
-    const double lead = xdr_ratio(*ours, *theirs);
-    met = met && lead >= 1.0;
+    met = met && *lead >= 1.0;
     measured += fmt::format("{}{} {:.2f}x", measured.empty() ? "" : ", ", xdr_writer_name(writer),
-                            lead);
+                            *lead);
   }
   return {std::move(target), measured, judge(met)};
 }
@@ -140,7 +139,7 @@ TargetCheck xdr_lead(const XdrFigures& figures, Transport transport) {
 std::vector<TargetCheck> check_targets(const Results& results) {
   std::vector<TargetCheck> checks;
   if (!results.throughput.empty())
-    for (const Transport transport : {Transport::unix_socketpair, Transport::tcp_loopback}) {
+    for (const Transport transport : all_transports) {
       checks.push_back(share_of_limit(results, transport, 64, 80));
       checks.push_back(lead_over(results, transport, Implementation::libevent, 3));
       checks.push_back(lead_over(results, transport, Implementation::libuv, 50));
@@ -155,7 +154,7 @@ std::vector<TargetCheck> check_targets(const Results& results) {
   if (results.channels)
     check_channels(results, checks);
   if (results.xdr)
-    for (const Transport transport : {Transport::unix_socketpair, Transport::tcp_loopback})
+    for (const Transport transport : all_transports)
       checks.push_back(xdr_lead(*results.xdr, transport));
   return checks;
 }

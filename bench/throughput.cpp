@@ -1,23 +1,16 @@
 // throughput.cpp - timed runs of every writer and their medians.
 #include "throughput.hpp"
 
-#include <unistd.h> // alarm
-
-#include <array>     // transports
+#include <array> // samples per writer
 
 #include <fmt/format.h>
 
 #include "syscall_count.hpp"
+#include "timed_run.hpp"
 #include "timing.hpp"
 
 namespace bench {
 namespace {
-
-constexpr std::array transports{Transport::unix_socketpair, Transport::tcp_loopback};
-
-// No run may take more than this: a hung run kills the program (SIGALRM's
-// default action) rather than the test suite's whole time budget.
-constexpr unsigned watchdog_seconds = 60;
 
 struct RunSample {
   double seconds = 0;
@@ -48,29 +41,25 @@ std::string verify(const WriterResult& written, const ReaderResult& read) {
 // One run from connecting to the reader's end of file; false on failure.
 bool run_once(Transport transport, std::size_t size, Implementation implementation,
               const ThroughputPlan& plan, RunSample& sample, std::string& failure) {
-  const SocketPair pair = connect_pair(transport);
-  if (!pair.error.empty()) {
-    failure = pair.error;
+  const auto run = timed_run<Reader>(
+      transport, plan.run_length, plan.check_content,
+      [&](int fd, Clock::time_point deadline) {
+        Workload workload;
+        workload.message_size = size;
+        workload.backlog_bytes = plan.backlog_bytes;
+        workload.deadline = deadline;
+        return run_writer(implementation, fd, workload);
+      });
+  if (!run.connect_error.empty()) {
+    failure = run.connect_error;
     return false;
   }
-  ::alarm(watchdog_seconds);
-  Reader reader(pair.reader, plan.check_content);
-  Workload workload;
-  workload.message_size = size;
-  workload.backlog_bytes = plan.backlog_bytes;
-  reset_syscall_tally();
-  const Clock::time_point start = Clock::now();
-  workload.deadline = start + plan.run_length;
-  const CpuTime cpu_before = thread_cpu_time();
-  const WriterResult written = run_writer(implementation, pair.writer, workload);
-  sample.writer_cpu = thread_cpu_time() - cpu_before;
-  sample.syscalls = syscall_tally();
-  const ReaderResult read = reader.join();
-  ::alarm(0);
-  sample.seconds = seconds_between(start, read.finished);
-  sample.bytes = written.bytes;
-  sample.messages = written.messages;
-  failure = verify(written, read);
+  sample.writer_cpu = run.writer_cpu;
+  sample.syscalls = run.syscalls;
+  sample.seconds = run.seconds;
+  sample.bytes = run.written.bytes;
+  sample.messages = run.written.messages;
+  failure = verify(run.written, run.read);
   return failure.empty();
 }
 
@@ -146,7 +135,7 @@ std::vector<ThroughputFigure>
 run_throughput(const ThroughputPlan& plan, std::vector<std::string>& failures,
                const std::function<void(std::span<const ThroughputFigure>)>& on_block) {
   std::vector<ThroughputFigure> figures;
-  for (const Transport transport : transports)
+  for (const Transport transport : all_transports)
     for (const std::size_t size : plan.message_sizes) {
       const std::vector<ThroughputFigure> block = run_block(transport, size, plan, failures);
       on_block(block);

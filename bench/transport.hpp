@@ -2,6 +2,7 @@
 #ifndef QIO_BENCH_TRANSPORT_HPP
 #define QIO_BENCH_TRANSPORT_HPP
 
+#include <array>       // all_transports
 #include <cstdint>     // std::uint64_t
 #include <string>      // error texts
 #include <string_view> // transport names
@@ -12,6 +13,7 @@
 namespace bench {
 
 enum class Transport { unix_socketpair, tcp_loopback };
+inline constexpr std::array all_transports{Transport::unix_socketpair, Transport::tcp_loopback};
 
 std::string_view transport_name(Transport transport) noexcept;
 

@@ -12,6 +12,15 @@
 #include "writers.hpp"
 
 namespace bench {
+
+void wait_qio_writable() {
+  fd_set write_mask;
+  FD_ZERO(&write_mask);
+  const int highest = qio_fdset(&write_mask);
+  if (highest > 0)
+    ::select(highest, nullptr, &write_mask, nullptr, nullptr);
+}
+
 namespace {
 
 // What the per-message ASTs saw.
@@ -26,16 +35,6 @@ void count_completion(int error_code, int, int, char*, int length, void* ast_arg
   ++tally.completed;
   if (error_code != 0 || length != tally.expected_length)
     ++tally.wrong;
-}
-
-// The tick's wait: select() for writability of every channel qio has
-// output for, as a select-loop program would with its other descriptors.
-void wait_writable() {
-  fd_set write_mask;
-  FD_ZERO(&write_mask);
-  const int highest = qio_fdset(&write_mask);
-  if (highest > 0)
-    ::select(highest, nullptr, &write_mask, nullptr, nullptr);
 }
 
 // Queues `count` messages; returns 0 or qio_write's error.
@@ -82,7 +81,7 @@ WriterResult write_qio(int fd, const Workload& workload, bool with_ast) {
     qio_flush();
     const auto pending = static_cast<std::size_t>(qio_pendc(fd));
     if (pending >= backlog || (!producing && pending > 0))
-      wait_writable();
+      wait_qio_writable();
   }
   qio_termc(fd);
   ::close(fd);

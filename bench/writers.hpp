@@ -28,6 +28,10 @@ std::string_view implementation_name(Implementation implementation) noexcept;
 
 WriterResult run_writer(Implementation implementation, int fd, const Workload& workload);
 
+// A qio writer's wait, as a select-loop tick's: select() for writability of
+// every channel qio's C API has output for.
+void wait_qio_writable();
+
 // Blocking write() of 64 KiB chunks: what the transport itself allows, as
 // issue 5 defines it; every "% of limit" is of this.
 WriterResult write_limit(int fd, const Workload& workload);

@@ -2,9 +2,9 @@
 // record marks, and the medians.
 #include "xdr.hpp"
 
-#include <unistd.h> // read, close, alarm
+#include <unistd.h> // read, close
 
-#include <array>   // transports, samples per writer
+#include <array>   // records, samples per writer
 #include <cerrno>  // errno, EINTR
 #include <cstring> // std::memcmp, std::memcpy, std::strerror
 #include <memory>  // the read buffer
@@ -13,14 +13,13 @@
 #include <fmt/format.h>
 
 #include "syscall_count.hpp"
+#include "timed_run.hpp"
 #include "timing.hpp"
 #include "xdr_record.hpp"
 
 namespace bench {
 namespace {
 
-constexpr std::array transports{Transport::unix_socketpair, Transport::tcp_loopback};
-constexpr unsigned watchdog_seconds = 60; // as the throughput case
 
 struct XdrReadResult {
   std::uint64_t bytes = 0;
@@ -166,27 +165,23 @@ std::string verify(XdrWriter writer, const XdrWriterResult& written,
 
 bool run_once(Transport transport, XdrWriter writer, const XdrPlan& plan, XdrSample& sample,
               std::string& failure) {
-  const SocketPair pair = connect_pair(transport);
-  if (!pair.error.empty()) {
-    failure = pair.error;
+  const auto run = timed_run<RecordStreamReader>(
+      transport, plan.run_length, plan.check_content,
+      [&](int fd, Clock::time_point deadline) {
+        XdrWorkload workload;
+        workload.backlog_bytes = plan.backlog_bytes;
+        workload.deadline = deadline;
+        return run_xdr_writer(writer, fd, workload);
+      });
+  if (!run.connect_error.empty()) {
+    failure = run.connect_error;
     return false;
   }
-  ::alarm(watchdog_seconds);
-  RecordStreamReader reader(pair.reader, plan.check_content);
-  XdrWorkload workload;
-  workload.backlog_bytes = plan.backlog_bytes;
-  reset_syscall_tally();
-  const Clock::time_point start = Clock::now();
-  workload.deadline = start + plan.run_length;
-  const CpuTime cpu_before = thread_cpu_time();
-  const XdrWriterResult written = run_xdr_writer(writer, pair.writer, workload);
-  sample.writer_cpu = thread_cpu_time() - cpu_before;
-  sample.syscalls = syscall_tally();
-  const XdrReadResult read = reader.join();
-  ::alarm(0);
-  sample.seconds = seconds_between(start, read.finished);
-  sample.records = written.records;
-  failure = verify(writer, written, sample.syscalls, read);
+  sample.writer_cpu = run.writer_cpu;
+  sample.syscalls = run.syscalls;
+  sample.seconds = run.seconds;
+  sample.records = run.written.records;
+  failure = verify(writer, run.written, run.syscalls, run.read);
   return failure.empty();
 }
 
@@ -235,7 +230,7 @@ XdrFigures run_xdr(const XdrPlan& plan, std::vector<std::string>& failures) {
     return figures;
   }
   constexpr std::size_t writers = all_xdr_writers.size();
-  for (const Transport transport : transports) {
+  for (const Transport transport : all_transports) {
     std::array<std::vector<XdrSample>, writers> samples;
     for (int round = 0; round < plan.repetitions; ++round)
       for (std::size_t turn = 0; turn < writers; ++turn) {
@@ -263,9 +258,9 @@ const XdrFigure* find_xdr_figure(const XdrFigures& figures, Transport transport,
   return nullptr;
 }
 
-double xdr_ratio(const XdrFigure& a, const XdrFigure& b) {
-  return paired_ratio(std::span<const double>(a.round_rates),
-                      std::span<const double>(b.round_rates));
+std::optional<double> xdr_ratio(const XdrFigure& a, const XdrFigure& b) {
+  const double ratio = paired_ratio(a.round_rates, b.round_rates);
+  return ratio > 0 ? std::optional<double>(ratio) : std::nullopt;
 }
 
 } // namespace bench

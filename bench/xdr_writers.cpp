@@ -7,8 +7,7 @@
 
 #include <algorithm> // std::min, std::max
 #include <cerrno>    // errno, EINTR
-#include <cstring>   // std::strerror, std::memcpy
-#include <optional>  // the RecordWriter, constructed late
+#include <cstring>   // std::strerror
 
 #include <fmt/format.h>
 
@@ -16,6 +15,7 @@
 #include "qio/qio.h"
 #include "xdr_glue/record_writer.hpp"
 #include "xdr_glue/xdr_qio.h"
+#include "writers.hpp" // wait_qio_writable
 #include "xdr_record.hpp"
 
 namespace bench {
@@ -46,8 +46,7 @@ namespace {
 
 // The blocking writer looks at the clock once per this many records.
 constexpr std::uint32_t records_per_clock_check = 64;
-// xdrrec's buffer when given 0: libtirpc's default. A batched writer hands
-// its writer callback one buffer of about this size per ~15 records.
+// xdrrec's buffer when given 0: libtirpc's default.
 constexpr std::size_t xdrrec_buffer_bytes = 4000;
 
 std::string errno_text(const char* what, int error) {
@@ -127,16 +126,6 @@ std::size_t records_this_tick(std::size_t backlog_bytes, std::size_t unsent_byte
   return last_tick ? std::max<std::size_t>(records, 1) : records;
 }
 
-// The tick's wait: select() for writability of every channel with output,
-// as a select-loop program would with its other descriptors.
-void wait_writable_c_api() {
-  fd_set write_mask;
-  FD_ZERO(&write_mask);
-  const int highest = qio_fdset(&write_mask);
-  if (highest > 0)
-    ::select(highest, nullptr, &write_mask, nullptr, nullptr);
-}
-
 XdrWriterResult write_xdr_qio(int fd, const XdrWorkload& workload, bool batched) {
   // As docs/xdr.md's porting guide: non-blocking, buffered, no limit.
   if (const int error = qio_configure(fd, 1, 1, -1)) {
@@ -149,9 +138,15 @@ XdrWriterResult write_xdr_qio(int fd, const XdrWorkload& workload, bool batched)
     ::close(fd);
     return {0, errno_text("xdr_qio_create", error)};
   }
-  // What one queued request holds: a record, or (batched) one xdrrec
-  // buffer. qio counts requests; the backlog is in bytes.
+  // The C API counts requests, not bytes, so the backlog in bytes is
+  // estimated from qio_pendc: a record per request, or (batched) one
+  // xdrrec buffer. That overestimates the batched backlog about twice:
+  // xdrrec hands over a buffer and then, apart, the tail of the record that
+  // overran it, so that writer waits at about half the backlog.
   const std::size_t request_bytes = batched ? xdrrec_buffer_bytes : wire_record_bytes;
+  const auto unsent_bytes = [fd, request_bytes] {
+    return static_cast<std::size_t>(qio_pendc(fd)) * request_bytes;
+  };
   RecordSource source;
   XdrWriterResult result;
   std::uint32_t n = 0;
@@ -159,10 +154,11 @@ XdrWriterResult write_xdr_qio(int fd, const XdrWorkload& workload, bool batched)
   while (producing || qio_pendc(fd) > 0) {
     if (producing) {
       const bool last_tick = Clock::now() >= workload.deadline;
-      const auto unsent = static_cast<std::size_t>(qio_pendc(fd)) * request_bytes;
-      const std::size_t records = records_this_tick(workload.backlog_bytes, unsent, last_tick);
+      const std::size_t records =
+          records_this_tick(workload.backlog_bytes, unsent_bytes(), last_tick);
       for (std::size_t i = 0; i < records; ++i, ++n) {
         const bool last = last_tick && i + 1 == records;
+        errno = 0; // a failed encode sets none; qio's last EAGAIN must not show
         if (!xdr_bench_record(&stream, source.record(n)) ||
             !xdrrec_endofrecord(&stream, !batched || last)) {
           result.error = errno_text(fmt::format("xdr_qio, record {}", n).c_str(), errno);
@@ -172,9 +168,9 @@ XdrWriterResult write_xdr_qio(int fd, const XdrWorkload& workload, bool batched)
       producing = !last_tick && result.error.empty();
     }
     qio_flush();
-    const auto unsent = static_cast<std::size_t>(qio_pendc(fd)) * request_bytes;
+    const std::size_t unsent = unsent_bytes();
     if (unsent >= workload.backlog_bytes || (!producing && unsent > 0))
-      wait_writable_c_api();
+      wait_qio_writable();
   }
   xdr_destroy(&stream);
   qio_termc(fd);

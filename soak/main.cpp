@@ -10,6 +10,7 @@
 #include <fcntl.h>       // fcntl, O_NONBLOCK
 #include <netinet/in.h>  // sockaddr_in
 #include <poll.h>        // poll
+#include <signal.h>      // sigprocmask
 #include <sys/resource.h> // getrusage: peak RSS
 #include <sys/socket.h>   // socket, connect, accept4
 #include <unistd.h>       // close
@@ -17,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <charconv>    // std::from_chars
+#include <csignal>     // std::signal: SIGPIPE back to its default
 #include <chrono>      // the run's deadlines
 #include <cstdio>      // stdout, stderr
 #include <memory>      // std::unique_ptr, the sessions
@@ -331,6 +333,13 @@ int Soak::run() {
 } // namespace soak
 
 int main(int argc, char** argv) {
+  // The default action, whatever the parent left: a SIGPIPE qio let
+  // through must kill the soak, not pass unnoticed.
+  std::signal(SIGPIPE, SIG_DFL);
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  ::sigprocmask(SIG_UNBLOCK, &pipe_signal, nullptr);
   int exit_status = 0;
   const std::optional<soak::Options> options = soak::parse_options(argc, argv, exit_status);
   if (!options)

@@ -351,6 +351,7 @@ void RawSession::queue_read() {
   expect_success(error);
   if (error == 0) {
     read_queued_ = true;
+    read_size_ = size;
     ++reads_queued_;
   }
 }
@@ -363,7 +364,7 @@ void RawSession::on_read_done(std::uint32_t serial, const Completed& done) {
   read_queued_ = false;
   ++world_.figures.asts_received;
   if (done.channel != receiver_fd_ || done.operation != QIO_READ ||
-      done.buffer != read_buffer_.data() || done.length > read_buffer_.size())
+      done.buffer != read_buffer_.data() || done.length > read_size_)
     ++world_.figures.asts_misreported;
   if (done.error == 0 && done.length > 0) {
     ++world_.figures.reads_completed;

@@ -92,6 +92,7 @@ private:
 
   std::vector<char> read_buffer_;
   bool read_queued_ = false;
+  std::size_t read_size_ = 0; // bytes the queued read asked for
   std::uint32_t read_serial_ = 0;
   std::uint64_t reads_queued_ = 0;
   bool read_end_ = false;    // a read completed at end of file

@@ -45,7 +45,6 @@ public:
   // 1 B to max_payload, log-uniform: as many messages under 100 bytes as
   // from 100 bytes to 10 KiB, and as from 10 KiB up.
   std::size_t payload_size();
-  std::uint64_t next() { return engine_(); }
 
 private:
   std::mt19937_64 engine_;

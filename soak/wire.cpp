@@ -144,8 +144,6 @@ void FrameReceiver::finish_frame() {
     complete_.resize(std::size_t{sequence} + 1, false);
   complete_[sequence] = true;
   last_sequence_ = std::max<std::int64_t>(last_sequence_, sequence);
-  ++frames;
-  bytes += header_size + header.payload_length;
 }
 
 } // namespace soak

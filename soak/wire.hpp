@@ -66,8 +66,6 @@ public:
   // A header did not decode: nothing after it could be followed.
   bool lost_track() const noexcept { return lost_track_; }
 
-  std::uint64_t frames = 0;     // intact frames
-  std::uint64_t bytes = 0;      // bytes of intact frames
   std::uint64_t duplicated = 0; // a sequence number that arrived before
   std::uint64_t reordered = 0;  // below the highest seen, not seen before
   std::uint64_t corrupted = 0;  // bad header, checksum or session

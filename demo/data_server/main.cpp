@@ -102,7 +102,12 @@ std::vector<demo::UniqueFd> start_clients(const Settings& settings, SharedClient
   for (unsigned client = 0; client < settings.clients; ++client) {
     const int listening = listener.get();
     children.push_back(demo::ChildProcess::start([&, client, listening] {
+      // The server's ends of the earlier clients' connections are not this
+      // client's: held open here, they would keep those clients from
+      // seeing the end of their streams until this one exits.
       ::close(listening);
+      for (const demo::UniqueFd& earlier : connections)
+        ::close(earlier.get());
       return run_client(plan_for(client, port, settings), shared.clients[client]);
     }));
     connections.push_back(demo::accept_within(listener.get(), 5000));

@@ -38,7 +38,7 @@ struct QueueHistory {
   std::uint64_t peak_packets = 0; // most packets waiting in qio at once
   std::uint64_t pruned = 0;       // packets dropped whole by xdr_qio_prune
   std::uint64_t left_at_end = 0;  // packets still queued when it gave up draining
-  bool gone = false;              // the client closed its connection early
+  bool gone = false;              // dropped early: it hung up, or a packet failed to encode
 };
 
 class DataServer {

@@ -101,7 +101,7 @@ void print_introduction(const Settings& settings) {
   fmt::print("qio-deadlock-demo: \"display\" and \"data server\", two single-threaded select loops\n"
              "in two processes, send each other {} XDR records of 1 KiB over loopback TCP,\n"
              "in bursts of {} ({}), reading what arrives between bursts. A burst is\n"
-             "more than the socket buffers hold ({} each, fixed).\n",
+             "more than the socket buffers hold ({} asked for each, not autotuned).\n",
              demo::format_count(settings.records), demo::format_count(settings.burst),
              demo::format_bytes(std::uint64_t{settings.burst} * 1024),
              demo::format_bytes(static_cast<std::uint64_t>(settings.socket_buffer)));

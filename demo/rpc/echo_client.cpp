@@ -6,7 +6,6 @@
 #include <algorithm>  // std::sort, std::max, std::equal
 #include <atomic>     // std::atomic, stopping the second client
 #include <chrono>     // round trips
-#include <cstring>    // std::memcmp
 #include <random>     // std::mt19937, the echoed bytes
 #include <stdexcept>  // std::runtime_error
 #include <string>     // std::string
@@ -15,6 +14,8 @@
 #include <vector>     // std::vector
 
 #include <fmt/core.h>
+
+#include <xdr_glue/rpc_server.hpp> // void_xdrproc: STATS takes no arguments
 
 #include "common/loopback.hpp"
 #include "common/report.hpp"
@@ -74,7 +75,7 @@ public:
 
   // One STATS call; false (and a message) if it failed.
   bool stats(echo_stats& out) {
-    const clnt_stat status = clnt_call(handle_, STATS, demo::xdr_procedure(&xdr_void_arguments),
+    const clnt_stat status = clnt_call(handle_, STATS, xdr_glue::rpc::void_xdrproc(),
                                        nullptr, demo::xdr_procedure(&xdr_echo_stats), &out,
                                        call_timeout);
     if (status != RPC_SUCCESS)
@@ -83,10 +84,6 @@ public:
   }
 
 private:
-  // xdr_void as a typed routine (libtirpc declares xdr_void without
-  // parameters): STATS takes no arguments.
-  static bool_t xdr_void_arguments(XDR*, void*) { return TRUE; }
-
   CLIENT* handle_ = nullptr;
 };
 
@@ -156,22 +153,44 @@ struct Bystander {
   Phase phase{"second client, meanwhile"};
   std::uint64_t most_bytes_queued_seen = 0;
   bool stats_ok = true;
+  std::string failure; // what stopped it early, if anything did
 
-  void run(std::uint16_t port, const std::atomic<bool>& stop) {
+  // Runs on a thread of its own, so nothing may escape it.
+  void run(std::uint16_t port, const std::atomic<bool>& stop) noexcept {
+    try {
+      call_until(port, stop);
+    } catch (const std::exception& error) {
+      failure = error.what();
+    }
+  }
+
+private:
+  void call_until(std::uint16_t port, const std::atomic<bool>& stop) {
     RpcClient client(port);
     std::mt19937 generator(7);
     for (unsigned turn = 0; !stop; ++turn) {
       std::vector<char> data = random_bytes(512, generator);
       timed_echo(client, phase, data, &xdr_echo_data);
       echo_stats stats{};
-      if (turn % 4 != 0)
-        ;
-      else if (client.stats(stats))
-        most_bytes_queued_seen = std::max<std::uint64_t>(most_bytes_queued_seen, stats.bytes_queued);
-      else
-        stats_ok = false;
+      if (turn % 4 == 0) {
+        if (client.stats(stats))
+          most_bytes_queued_seen =
+              std::max<std::uint64_t>(most_bytes_queued_seen, stats.bytes_queued);
+        else
+          stats_ok = false;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+  }
+};
+
+// Stops the second client and waits for it, however the slow phase ends.
+struct StopAndJoin {
+  std::atomic<bool>& stop;
+  std::thread& thread;
+  ~StopAndJoin() {
+    stop = true;
+    thread.join();
   }
 };
 
@@ -181,12 +200,15 @@ Phase run_slow_phase(std::uint16_t port, Bystander& bystander, std::mt19937& gen
   Phase phase{"slow reader, 1 MiB each"};
   std::atomic<bool> stop{false};
   std::thread second([&] { bystander.run(port, stop); });
-  for (int call = 0; call < slow_calls; ++call) {
-    std::vector<char> data = random_bytes(ECHO_MAX_BYTES, generator);
-    timed_echo(slow_client, phase, data, &xdr_echo_data_slowly);
+  {
+    const StopAndJoin stop_second{stop, second};
+    for (int call = 0; call < slow_calls; ++call) {
+      std::vector<char> data = random_bytes(ECHO_MAX_BYTES, generator);
+      timed_echo(slow_client, phase, data, &xdr_echo_data_slowly);
+    }
   }
-  stop = true;
-  second.join();
+  if (!bystander.failure.empty())
+    throw std::runtime_error("second client: " + bystander.failure);
   return phase;
 }
 

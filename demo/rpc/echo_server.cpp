@@ -47,7 +47,8 @@ xdr_glue::rpc::ServerOptions server_options(ServerCounters& counters) {
 
 } // namespace
 
-EchoServer::EchoServer(int listener) : server_(engine_, server_options(counters_)) {
+EchoServer::EchoServer(int listener)
+    : server_(engine_, server_options(counters_)), waiting_mask_(catch_stop_signals()) {
   register_procedures();
   if (const std::error_code error = server_.add_listener(listener))
     throw std::system_error(error, "listening for RPC clients");
@@ -91,14 +92,13 @@ void EchoServer::note_queue_depth() {
 }
 
 void EchoServer::serve_until_signalled() {
-  const sigset_t waiting_mask = catch_stop_signals();
   while (received_stop_signal == 0) {
     fd_set readable, writable;
     FD_ZERO(&readable);
     FD_ZERO(&writable);
     const int count = server_.fill_fdsets(readable, writable);
     const timespec timeout{server_.has_pending_calls() ? 0 : 1, 0};
-    if (::pselect(count, &readable, &writable, nullptr, &timeout, &waiting_mask) < 0)
+    if (::pselect(count, &readable, &writable, nullptr, &timeout, &waiting_mask_) < 0)
       FD_ZERO(&readable); // EINTR: a stop signal, seen at the top of the loop
     server_.process(readable);
     note_queue_depth();

@@ -8,6 +8,8 @@
 #ifndef QIO_DEMO_RPC_ECHO_SERVER_HPP
 #define QIO_DEMO_RPC_ECHO_SERVER_HPP
 
+#include <signal.h> // sigset_t
+
 #include <cstdint> // std::uint64_t
 
 #include "qio/engine.hpp"
@@ -30,7 +32,9 @@ class EchoServer {
 public:
   // Serves the echo program to clients of `listener` (a listening TCP
   // socket, which stays the caller's). Throws std::system_error if the
-  // program cannot be registered.
+  // program cannot be registered. From here on SIGINT and SIGTERM are
+  // caught, so one that arrives before the loop runs still lets the
+  // caller clean up (an rpcbind registration, say) and ends the loop.
   explicit EchoServer(int listener);
 
   // Runs the select loop until SIGINT or SIGTERM arrives. The signals are
@@ -49,6 +53,7 @@ private:
   qio::Engine engine_;
   xdr_glue::rpc::Server server_;
   ServerCounters counters_;
+  sigset_t waiting_mask_; // what pselect unblocks: the stop signals
 };
 
 } // namespace rpc_demo

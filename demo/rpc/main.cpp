@@ -13,7 +13,6 @@
 //   qio-rpc-demo client --port N  runs the client session against a server
 //                                 started with the previous form.
 #include <signal.h> // SIGTERM
-#include <unistd.h> // close
 
 #include <chrono>      // std::chrono::seconds
 #include <cstdint>     // std::uint16_t

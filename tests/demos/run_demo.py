@@ -7,8 +7,9 @@ usage: run_demo.py [--status N] [--stdout REGEX]... [--stderr REGEX]...
 Passes when the demo exits with the expected status within the time limit,
 every --stdout/--stderr pattern matches a line of that stream, and the demo
 left no process of its own behind. With --kill-after the demo itself is
-killed (SIGKILL) after S seconds, and the check is that its children died
-with it (they ask the kernel for that with PR_SET_PDEATHSIG).
+killed (SIGKILL) after S seconds: it must still have been running then,
+and its children must die with it (they ask the kernel for that with
+PR_SET_PDEATHSIG).
 """
 import argparse
 import re
@@ -48,6 +49,8 @@ def run(arguments):
         problems = []
         if timed_out:
             problems.append(f"did not finish within {arguments.timeout} s")
+        elif arguments.kill_after is not None and process.returncode != -signal.SIGKILL:
+            problems.append(f"exit status {process.returncode}: the demo ended before it was killed")
         elif arguments.kill_after is None and process.returncode != arguments.status:
             problems.append(f"exit status {process.returncode}, expected {arguments.status}")
         problems += [f"no stdout line matches {p!r}" for p in missing_patterns(arguments.stdout, out)]
