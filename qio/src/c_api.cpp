@@ -1,8 +1,9 @@
-// c_api.cpp - the historical qio_* functions over one process-wide Engine.
+// c_api.cpp - the historical qio_* functions over one process-wide engine.
 //
 // Each function validates what only the C signature can get wrong (negative
 // lengths and limits), then forwards. C ASTs are stored as they are, flagged
 // as C, so queueing through this layer allocates no adapter per request.
+// Like the C++ Engine, this layer sits directly on EngineState.
 #include "qio/qio.h"
 
 #include <fmt/format.h>
@@ -10,32 +11,47 @@
 #include <cerrno> // errno values
 #include <climits> // INT_MAX
 #include <exception> // std::exception
-#include <new>     // std::bad_alloc
+#include <new>     // std::bad_alloc, placement new
 
 #include "engine_state.hpp"
 #include "trace.hpp"
 
 int qio_util_debug = 0;
 
-namespace qio::detail {
+namespace {
 
-struct CApi {
-  // The engine is never destroyed: at exit, ASTs of requests still pending
-  // would otherwise run during static destruction, into torn-down objects.
-  static EngineState& engine() {
-    static Engine* const process_engine = new Engine();
-    EngineState& state = *process_engine->state_;
-    state.set_trace(qio_util_debug != 0);
-    return state;
-  }
-};
+using qio::detail::EngineState;
 
-} // namespace qio::detail
+// The process-wide engine. Never destroyed: at exit, ASTs of requests still
+// pending would otherwise run during static destruction, into torn-down
+// objects. Built in static storage (its constructor allocates nothing, so
+// it cannot fail) on first use, and found through a plain pointer, so the
+// enqueue path tests one pointer instead of a guarded static.
+alignas(EngineState) unsigned char process_engine_storage[sizeof(EngineState)];
+EngineState* process_engine_state = nullptr;
+
+[[gnu::cold, gnu::noinline]] EngineState& create_process_engine() noexcept {
+  process_engine_state =
+      new (process_engine_storage) EngineState(qio::detail::real_system_calls());
+  return *process_engine_state;
+}
+
+// The engine, tracing as qio_util_debug says at this call.
+inline EngineState& engine() noexcept {
+  EngineState* state = process_engine_state;
+  if (state == nullptr) [[unlikely]]
+    state = &create_process_engine();
+  const bool trace = qio_util_debug != 0;
+  if (trace != state->tracing()) [[unlikely]]
+    state->set_trace(trace);
+  return *state;
+}
+
+} // namespace
 
 namespace {
 
 using qio::detail::CallbackAbi;
-using qio::detail::CApi;
 using qio::detail::StoredCallback;
 
 int as_errno(const std::error_code& error) noexcept { return error.value(); }
@@ -68,7 +84,7 @@ extern "C" {
 
 int qio_init(void) {
   const int result = guarded([] {
-    CApi::engine().terminate_all();
+    engine().terminate_all();
     return 0;
   });
   qio_util_debug = 0;
@@ -83,21 +99,21 @@ int qio_configure(int channel, int nonblocking, int buffered, int max_outstandin
   options.buffered = buffered != 0;
   if (max_outstanding > 0)
     options.max_outstanding = static_cast<std::size_t>(max_outstanding);
-  return guarded([&] { return as_errno(CApi::engine().configure(channel, options)); });
+  return guarded([&] { return as_errno(engine().configure(channel, options)); });
 }
 
 int qio_read(int channel, char* buffer, int length, qio_ast_fn ast, void* ast_arg) {
   if (length < 0)
-    return CApi::engine().find(channel) ? EINVAL : EBADF;
+    return engine().find(channel) ? EINVAL : EBADF;
   return guarded([&] {
-    return as_errno(CApi::engine().read(channel, {buffer, static_cast<std::size_t>(length)},
+    return as_errno(engine().read(channel, {buffer, static_cast<std::size_t>(length)},
                                         StoredCallback::from(ast, ast_arg), CallbackAbi::c));
   });
 }
 
 int qio_seek(int channel, off_t offset, qio_ast_fn ast, void* ast_arg) {
   return guarded([&] {
-    return as_errno(CApi::engine().seek(channel, offset, StoredCallback::from(ast, ast_arg),
+    return as_errno(engine().seek(channel, offset, StoredCallback::from(ast, ast_arg),
                                         CallbackAbi::c));
   });
 }
@@ -106,35 +122,35 @@ int qio_seek(int channel, off_t offset, qio_ast_fn ast, void* ast_arg) {
 // tracing, which guards itself.
 int qio_write(int channel, const char* buffer, int length, qio_ast_fn ast, void* ast_arg) {
   if (length < 0)
-    return CApi::engine().find(channel) ? EINVAL : EBADF;
-  return CApi::engine().write(channel, {buffer, static_cast<std::size_t>(length)},
-                              StoredCallback::from(ast, ast_arg), CallbackAbi::c);
+    return engine().find(channel) ? EINVAL : EBADF;
+  return engine().write<CallbackAbi::c>(channel, {buffer, static_cast<std::size_t>(length)},
+                                       StoredCallback::from(ast, ast_arg));
 }
 
 int qio_flush(void) {
   return guarded([] {
-    CApi::engine().flush_all();
+    engine().flush_all();
     return 0;
   });
 }
 
 int qio_flushc(int channel) {
-  return guarded([=] { return as_errno(CApi::engine().flush_one(channel)); });
+  return guarded([=] { return as_errno(engine().flush_one(channel)); });
 }
 
-int qio_pend(void) { return clamp_count(CApi::engine().pending()); }
+int qio_pend(void) { return clamp_count(engine().pending()); }
 
-int qio_pendc(int channel) { return clamp_count(CApi::engine().pending(channel)); }
+int qio_pendc(int channel) { return clamp_count(engine().pending(channel)); }
 
 int qio_term(void) {
   return guarded([] {
-    CApi::engine().terminate_all();
+    engine().terminate_all();
     return 0;
   });
 }
 
 int qio_termc(int channel) {
-  return guarded([=] { return as_errno(CApi::engine().terminate(channel)); });
+  return guarded([=] { return as_errno(engine().terminate(channel)); });
 }
 
 void qio_ast(int error_code, int channel, int operation, char* buffer, int length,
@@ -147,15 +163,15 @@ void qio_ast(int error_code, int channel, int operation, char* buffer, int lengt
 }
 
 int qio_dump(FILE* out) {
-  return guarded([=] { return as_errno(CApi::engine().dump(out ? out : stdout)); });
+  return guarded([=] { return as_errno(engine().dump(out ? out : stdout)); });
 }
 
 int qio_prune(int channel) {
-  return guarded([=] { return as_errno(CApi::engine().prune(channel)); });
+  return guarded([=] { return as_errno(engine().prune(channel)); });
 }
 
 int qio_wait(int channel, int timeout_ms) {
-  return guarded([=] { return as_errno(CApi::engine().wait(channel, timeout_ms)); });
+  return guarded([=] { return as_errno(engine().wait(channel, timeout_ms)); });
 }
 
 int qio_fdset(fd_set* write_mask) {
@@ -163,7 +179,7 @@ int qio_fdset(fd_set* write_mask) {
     errno = EINVAL;
     return -1;
   }
-  return CApi::engine().fill_fdset(*write_mask);
+  return engine().fill_fdset(*write_mask);
 }
 
 int qio_pollfds(struct pollfd* fds, int capacity) {
@@ -172,7 +188,7 @@ int qio_pollfds(struct pollfd* fds, int capacity) {
     return -1;
   }
   return clamp_count(
-      CApi::engine().fill_pollfds({fds, static_cast<std::size_t>(capacity)}));
+      engine().fill_pollfds({fds, static_cast<std::size_t>(capacity)}));
 }
 
 } // extern "C"

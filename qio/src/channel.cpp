@@ -114,8 +114,8 @@ int clip_to_pipe_buf(const iovec* vectors, int count,
   return used;
 }
 
-IoResult write_to_stream(SystemCalls& system, const Channel& channel,
-                         const iovec* vectors, int count) {
+IoResult write_to_pipe(SystemCalls& system, const Channel& channel,
+                       const iovec* vectors, int count) {
   std::array<iovec, 16> clipped;
   if (!channel.descriptor_nonblocking) {
     if (!ready_now(system, channel, POLLOUT))
@@ -127,6 +127,35 @@ IoResult write_to_stream(SystemCalls& system, const Channel& channel,
   IoResult result = retry_interrupted(
       [&] { return system.writev(channel.fd, vectors, count); });
   suppressed.consume_if_raised(result);
+  return result;
+}
+
+// A blocking terminal or character device: poll cannot say how much it
+// takes (a terminal in cooked mode even turns each newline into two bytes),
+// so the open file description is made non-blocking for the one call and
+// given back its flags at once. Other holders of the description see
+// O_NONBLOCK for that long at most. (A private description opened through
+// /proc/self/fd would avoid even that, but reopening a pty master makes a
+// new pty, and a reopened terminal may differ in other flags.)
+IoResult write_to_device(SystemCalls& system, const Channel& channel,
+                         const iovec* vectors, int count) {
+  if (channel.descriptor_nonblocking)
+    return write_to_pipe(system, channel, vectors, count);
+  const int flags = system.fcntl_getfl(channel.fd);
+  if (flags < 0)
+    return classify_failure(errno);
+  if ((flags & O_NONBLOCK) == 0 && system.fcntl_setfl(channel.fd, flags | O_NONBLOCK) < 0)
+    return classify_failure(errno);
+  IoResult result;
+  {
+    SigpipeSuppressed suppressed(system);
+    result = retry_interrupted([&] { return system.writev(channel.fd, vectors, count); });
+    suppressed.consume_if_raised(result);
+  }
+  const int saved_errno = errno;
+  if ((flags & O_NONBLOCK) == 0)
+    system.fcntl_setfl(channel.fd, flags);
+  errno = saved_errno;
   return result;
 }
 
@@ -143,8 +172,11 @@ IoResult transmit(SystemCalls& system, const Channel& channel,
     result = retry_interrupted(
         [&] { return system.writev(channel.fd, vectors, count); });
     break;
-  case DescriptorKind::stream:
-    result = write_to_stream(system, channel, vectors, count);
+  case DescriptorKind::pipe:
+    result = write_to_pipe(system, channel, vectors, count);
+    break;
+  case DescriptorKind::device:
+    result = write_to_device(system, channel, vectors, count);
     break;
   }
   // A write that moved nothing is a descriptor that is full right now.
@@ -164,7 +196,8 @@ IoResult perform_input(SystemCalls& system, const Channel& channel,
   case DescriptorKind::socket:
     return retry_interrupted(
         [&] { return system.recv(fd, request.buffer, request.length, MSG_DONTWAIT); });
-  case DescriptorKind::stream:
+  case DescriptorKind::pipe:
+  case DescriptorKind::device:
     if (!channel.descriptor_nonblocking && !ready_now(system, channel, POLLIN))
       return {IoResult::Status::later, 0, {}};
     break;
@@ -191,8 +224,10 @@ std::error_code inspect_descriptor(SystemCalls& system, Channel& channel) {
   }
   else if (S_ISREG(status.st_mode) || S_ISBLK(status.st_mode))
     channel.kind = DescriptorKind::regular_file;
+  else if (S_ISCHR(status.st_mode))
+    channel.kind = DescriptorKind::device;
   else
-    channel.kind = DescriptorKind::stream;
+    channel.kind = DescriptorKind::pipe;
   channel.descriptor_nonblocking = (flags & O_NONBLOCK) != 0;
   channel.access_mode = flags & O_ACCMODE;
   if (channel.options.nonblocking && !channel.descriptor_nonblocking) {
@@ -201,6 +236,40 @@ std::error_code inspect_descriptor(SystemCalls& system, Channel& channel) {
     channel.descriptor_nonblocking = true;
   }
   return {};
+}
+
+std::uint64_t output_limit(const Channel& channel) noexcept {
+  if (channel.kind == DescriptorKind::regular_file && !channel.inputs.empty())
+    return channel.inputs.front().position_before;
+  if (channel.keeps_message_boundaries && !channel.writes.empty())
+    return channel.completed_position() + channel.writes.front_length();
+  return channel.output.queued_position();
+}
+
+bool inputs_ordered_with_writes(const Channel& channel) noexcept {
+  return channel.kind == DescriptorKind::regular_file;
+}
+
+bool short_write_means_full(const Channel& channel) noexcept {
+  return channel.kind != DescriptorKind::regular_file;
+}
+
+bool waits_for_readiness(const Channel& channel) noexcept {
+  return channel.kind != DescriptorKind::regular_file;
+}
+
+const char* kind_name(DescriptorKind kind) noexcept {
+  switch (kind) {
+  case DescriptorKind::socket:
+    return "socket";
+  case DescriptorKind::regular_file:
+    return "file";
+  case DescriptorKind::pipe:
+    return "pipe";
+  case DescriptorKind::device:
+    return "device";
+  }
+  return "unknown";
 }
 
 } // namespace qio::detail

@@ -14,14 +14,17 @@
 #include "qio/detail/system_calls.hpp"
 #include "qio/engine.hpp"
 #include "ring.hpp"
+#include "write_queue.hpp"
 
 namespace qio::detail {
 
-// How the descriptor must be driven so that no call ever blocks.
+// How the descriptor must be driven so that no call ever blocks. Only the
+// channel driver (channel.cpp) decides anything by kind.
 enum class DescriptorKind {
   socket,       // sendmsg/recv with MSG_DONTWAIT: full duplex
   regular_file, // always ready; reads, writes and seeks strictly in order
-  stream,       // pipe, FIFO, terminal...: poll first unless O_NONBLOCK
+  pipe,         // pipe or FIFO: poll first unless O_NONBLOCK
+  device,       // terminal or other character device: O_NONBLOCK per call
 };
 
 // A node of an intrusive, circular, doubly linked list, so a channel joins
@@ -44,12 +47,7 @@ struct ListNode {
   }
 };
 
-// A queued write is 8 bytes: the stream position where its bytes end, with
-// two flag bits. Writes with a callback also have a WriteCallbackRecord.
-inline constexpr std::uint64_t write_has_callback = 1ull << 63;
-inline constexpr std::uint64_t write_callback_is_c = 1ull << 62;
-inline constexpr std::uint64_t write_end_mask = write_callback_is_c - 1;
-
+// What a write with a callback keeps until it completes.
 struct WriteCallbackRecord {
   char* data = nullptr; // handed to the callback: the copy or caller's bytes
   StoredCallback callback;
@@ -76,7 +74,10 @@ struct Channel : ListNode {
   int fd = -1;
   ChannelOptions options;
   bool has_limits = false; // either limit set: admit() must run
-  DescriptorKind kind = DescriptorKind::stream;
+  // A buffered channel with no limit and no error: writes without a
+  // callback may take the short path (EngineState::write_plain).
+  bool plain_writes = false;
+  DescriptorKind kind = DescriptorKind::pipe;
   bool descriptor_nonblocking = false; // O_NONBLOCK as of configure
   int access_mode = 0;                 // O_RDONLY, O_WRONLY or O_RDWR
   // A datagram or seqpacket socket: each write is one message, so a system
@@ -84,12 +85,14 @@ struct Channel : ListNode {
   bool keeps_message_boundaries = false;
 
   OutputQueue output;
-  Ring<std::uint64_t> write_ends;
+  WriteQueue writes;
   Ring<WriteCallbackRecord> write_callbacks;
   Ring<InputRequest> inputs;
+  // Counted since configure; cancelled writes are taken back from
+  // writes_queued, so the difference is the writes pending.
   std::uint64_t writes_queued = 0;
-  std::uint64_t completed_position = 0; // where the front write's bytes start
-  int write_error = 0;                  // sticky hard write error (errno)
+  std::uint64_t writes_completed = 0;
+  int write_error = 0; // sticky hard write error (errno)
   // fail_queued_writes has run since write_error was set: every write still
   // queued was queued behind the failed one and fails too, even one with no
   // unsent byte (a zero-length write held behind a seek on a regular file).
@@ -98,26 +101,14 @@ struct Channel : ListNode {
   bool attached = true;     // false once terminated
   bool dispatching = false; // a flush of this channel is on the stack
 
-  std::size_t pending_requests() const noexcept {
-    return write_ends.size() + inputs.size();
+  std::size_t pending_writes() const noexcept {
+    return static_cast<std::size_t>(writes_queued - writes_completed);
   }
-  std::uint64_t writes_completed() const noexcept {
-    return writes_queued - write_ends.size();
-  }
-  // How far one system call may send: on a regular file not past the first
-  // queued read or seek; on a message socket not past the first unsent
-  // request's end.
-  std::uint64_t output_limit() const noexcept {
-    if (kind == DescriptorKind::regular_file && !inputs.empty())
-      return inputs.front().position_before;
-    if (keeps_message_boundaries) {
-      for (std::size_t i = 0; i < write_ends.size(); ++i) {
-        const std::uint64_t end = write_ends[i] & write_end_mask;
-        if (end > output.sent_position())
-          return end;
-      }
-    }
-    return output.queued_position();
+  std::size_t pending_requests() const noexcept { return pending_writes() + inputs.size(); }
+  // Where the front write's bytes start: every byte before it is complete.
+  std::uint64_t completed_position() const noexcept { return writes.front_start(); }
+  void update_plain_writes() noexcept {
+    plain_writes = options.buffered && !has_limits && write_error == 0;
   }
   // Bytes of the write spanning [start, end) that reached the descriptor.
   std::uint64_t written_part(std::uint64_t start, std::uint64_t end) const noexcept {
@@ -133,6 +124,8 @@ struct IoResult {
   std::error_code error;
 };
 
+// ---- the channel driver: every decision that depends on the kind -------
+
 // Sends as much of `vectors` as the descriptor takes now, never blocking
 // and never raising SIGPIPE.
 IoResult transmit(SystemCalls& system, const Channel& channel,
@@ -142,6 +135,21 @@ IoResult perform_input(SystemCalls& system, const Channel& channel,
                        const InputRequest& request);
 // Reads the descriptor's kind and O_NONBLOCK flag into `channel`.
 std::error_code inspect_descriptor(SystemCalls& system, Channel& channel);
+// How far one system call may send: on a regular file not past the first
+// queued read or seek; on a message socket only the front write's bytes
+// (so the engine completes each message before sending the next).
+std::uint64_t output_limit(const Channel& channel) noexcept;
+// On a regular file, reads and seeks wait for the writes queued before
+// them, and writes queued after them wait in turn; elsewhere output and
+// input are independent.
+bool inputs_ordered_with_writes(const Channel& channel) noexcept;
+// Whether a write that took less than offered means "full now" (not so on
+// a regular file, which takes what it can at every call).
+bool short_write_means_full(const Channel& channel) noexcept;
+// Whether waiting for this channel needs poll(2) (a regular file is always
+// ready).
+bool waits_for_readiness(const Channel& channel) noexcept;
+const char* kind_name(DescriptorKind kind) noexcept;
 
 } // namespace qio::detail
 

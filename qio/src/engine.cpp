@@ -1,13 +1,15 @@
 // engine.cpp - queueing, flushing, completing and cancelling requests.
 //
-// Data flow: write() appends bytes to the channel's OutputQueue and an
-// 8-byte end position to write_ends (plus a callback record if it has one),
-// and links the channel on the pending list. flush() visits only pending
-// channels: send_output() gathers unsent bytes into one writev/sendmsg,
-// complete_writes() completes every write whose end position has been sent,
-// complete_next_input() performs reads and seeks. Callbacks run only there
-// or in cancellation, always after the request has left every queue, so a
-// callback may call anything, including terminate() on its own channel.
+// Data flow: write() appends bytes to the channel's OutputQueue and the
+// request to its WriteQueue (a callback record too if it has one), and links
+// the channel on the pending list. flush() visits only pending channels,
+// each within a FlushBudget: send_output() gathers unsent bytes into one
+// writev/sendmsg, complete_writes() takes off every write whose bytes have
+// all been sent, complete_next_input() performs reads and seeks. Completed
+// and cancelled requests are collected as Notices and delivered together
+// after each step (Delivery), always after the requests have left every
+// queue, so a callback may call anything, including terminate() on its own
+// channel.
 #include "engine_state.hpp"
 
 #include <fmt/format.h>
@@ -30,18 +32,6 @@ std::error_code error_of(int value) noexcept {
   return {value, std::generic_category()};
 }
 
-const char* kind_name(DescriptorKind kind) noexcept {
-  switch (kind) {
-  case DescriptorKind::socket:
-    return "socket";
-  case DescriptorKind::regular_file:
-    return "file";
-  case DescriptorKind::stream:
-    return "stream";
-  }
-  return "unknown";
-}
-
 std::string limit_text(std::size_t limit) {
   return limit == unlimited ? std::string("none") : std::to_string(limit);
 }
@@ -62,6 +52,31 @@ public:
 
 private:
   EngineState& engine_;
+};
+
+// Collects the notices of one step and delivers them, in order, when the
+// step ends. A callback that flushes collects and delivers its own after
+// the ones before it; a callback that throws leaves none behind.
+class EngineState::Delivery {
+public:
+  explicit Delivery(EngineState& engine) noexcept
+      : engine_(engine), first_(engine.notices_.size()) {}
+  ~Delivery() { engine_.notices_.resize(first_); }
+  Delivery(const Delivery&) = delete;
+  Delivery& operator=(const Delivery&) = delete;
+
+  void run() {
+    // By index, and copied out: a callback's own flush may grow the vector.
+    for (std::size_t i = first_; i < engine_.notices_.size(); ++i) {
+      const Notice notice = engine_.notices_[i];
+      engine_.deliver(notice);
+    }
+    engine_.notices_.resize(first_);
+  }
+
+private:
+  EngineState& engine_;
+  std::size_t first_;
 };
 
 EngineState::~EngineState() {
@@ -99,9 +114,12 @@ std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
   channel.write_error = 0;
   channel.failing_writes = false;
   channel.has_limits = options.max_outstanding != unlimited || options.max_queued_bytes != unlimited;
+  channel.update_plain_writes();
   if (created) {
-    if (static_cast<std::size_t>(fd) >= channels_by_fd_.size())
+    if (static_cast<std::size_t>(fd) >= channels_by_fd_.size()) {
       channels_by_fd_.resize(static_cast<std::size_t>(fd) + 1);
+      channel_slots_ = static_cast<unsigned>(channels_by_fd_.size());
+    }
     channels_by_fd_[static_cast<std::size_t>(fd)] = std::move(created);
   }
   if (trace_)
@@ -116,7 +134,80 @@ std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
   return {};
 }
 
-// Out of line and exception-free: it sits on the inline enqueue path.
+// A write with a callback. Its short path: buffered, on a channel with no
+// limit and no error, fitting the tail block, with room in both rings; all
+// else goes to write_general. Out of line: inlined into write(), its
+// register needs would slow the commoner write without a callback.
+template <CallbackAbi abi>
+int EngineState::write_with_callback(Channel& channel, const char* data, std::size_t length,
+                                     StoredCallback callback) {
+  char* copy;
+  // A zero-length write's callback gets no buffer: the longer path.
+  if (trace_ || !channel.plain_writes || length == 0 || !channel.writes.has_room() ||
+      !channel.write_callbacks.has_room() ||
+      (copy = channel.output.claim_in_tail(length)) == nullptr)
+    return write_general<abi>(channel, data, length, callback);
+  channel.writes.push(length, true, abi);
+  channel.write_callbacks.push_back_reserved({copy, callback});
+  ++channel.writes_queued;
+  ++pending_requests_;
+  mark_pending(channel);
+  std::memcpy(copy, data, length);
+  return 0;
+}
+
+// Every write the short path (write_plain) declines: the first of a run, a
+// write with a callback, an unbuffered one, one that needs a new block, or
+// one the channel's limits or error must judge.
+template <CallbackAbi abi>
+int EngineState::write_general(Channel& channel, const char* data, std::size_t length,
+                               StoredCallback callback) {
+  if (length > largest_request)
+    return EINVAL;
+  if (channel.write_error != 0)
+    return channel.write_error;
+  if (channel.has_limits)
+    if (const int refused = admit(channel, length))
+      return refused;
+  const bool joins = !callback && channel.writes.can_join(length);
+  char* stored = const_cast<char*>(data);
+  try {
+    // Room in the queues first: once bytes are queued nothing may fail.
+    if (!joins)
+      channel.writes.reserve_one(length);
+    if (callback)
+      channel.write_callbacks.reserve_one();
+    if (!channel.options.buffered)
+      channel.output.append_reference(stored, length);
+    else if ((stored = channel.output.append_copy(data, length)) == nullptr && length != 0)
+      return ENOMEM;
+  } catch (const std::bad_alloc&) {
+    return ENOMEM;
+  }
+  if (joins)
+    channel.writes.join_last_run();
+  else
+    channel.writes.push(length, bool(callback), abi);
+  if (callback)
+    channel.write_callbacks.push_back_reserved({stored, callback});
+  ++channel.writes_queued;
+  ++pending_requests_;
+  mark_pending(channel);
+  if (trace_) [[unlikely]]
+    trace_write(channel.fd, length, bool(callback));
+  return 0;
+}
+
+template int EngineState::write_general<CallbackAbi::c>(Channel&, const char*, std::size_t,
+                                                        StoredCallback);
+template int EngineState::write_general<CallbackAbi::cpp>(Channel&, const char*, std::size_t,
+                                                          StoredCallback);
+template int EngineState::write_with_callback<CallbackAbi::c>(Channel&, const char*, std::size_t,
+                                                              StoredCallback);
+template int EngineState::write_with_callback<CallbackAbi::cpp>(Channel&, const char*,
+                                                                std::size_t, StoredCallback);
+
+// Out of line and exception-free: it sits on the enqueue path.
 void EngineState::trace_write(int fd, std::size_t bytes, bool with_callback) const noexcept {
   const int saved_errno = errno;
   std::fprintf(stderr, "qio: write queued on channel %d: %zu bytes%s\n", fd, bytes,
@@ -212,18 +303,20 @@ std::error_code EngineState::flush_one(int fd) {
   return {};
 }
 
-// Alternates sending and completing until the channel can do no more now.
-// A callback may flush again: the nested call leaves this channel alone.
+// Alternates sending and completing until the channel can do no more now,
+// or its budget for this flush is spent. A callback may flush again: the
+// nested call leaves this channel alone.
 void EngineState::flush_channel(Channel& channel) {
   if (channel.dispatching)
     return;
   channel.dispatching = true;
+  FlushBudget budget;
   bool progress = true;
-  while (progress && channel.attached && channel.pending_requests() > 0) {
-    progress = send_output(channel);
-    progress |= complete_writes(channel);
+  while (progress && channel.attached && channel.pending_requests() > 0 && budget.left()) {
+    progress = send_output(channel, budget);
+    progress |= complete_writes(channel, budget);
     if (channel.attached)
-      progress |= complete_next_input(channel);
+      progress |= complete_next_input(channel, budget);
   }
   channel.dispatching = false;
   if (channel.attached)
@@ -231,15 +324,18 @@ void EngineState::flush_channel(Channel& channel) {
 }
 
 // Sends unsent bytes, many requests per system call, until the descriptor
-// is full. Returns whether anything happened (bytes moved, or a hard error).
-bool EngineState::send_output(Channel& channel) {
+// is full or the budget is spent. Returns whether anything happened (bytes
+// moved, or a hard error).
+bool EngineState::send_output(Channel& channel, FlushBudget& budget) {
   if (channel.write_error != 0)
     return false;
   iovec vectors[IOV_MAX];
   bool moved = false;
-  for (;;) {
+  while (budget.left()) {
     std::size_t offered = 0;
-    const int count = channel.output.gather(vectors, IOV_MAX, channel.output_limit(), &offered);
+    const std::uint64_t limit =
+        std::min(output_limit(channel), channel.output.sent_position() + budget.bytes_left);
+    const int count = channel.output.gather(vectors, IOV_MAX, limit, &offered);
     if (count == 0)
       return moved;
     const IoResult result = transmit(system_, channel, vectors, count);
@@ -247,6 +343,7 @@ bool EngineState::send_output(Channel& channel) {
       return moved;
     if (result.status == IoResult::Status::failed) {
       channel.write_error = result.error.value();
+      channel.update_plain_writes();
       if (trace_)
         fmt::print(stderr, "qio: channel {} write failed: {}\n", channel.fd,
                    error_text(result.error));
@@ -258,70 +355,100 @@ bool EngineState::send_output(Channel& channel) {
       hex_dump(stderr, vectors, count, result.bytes);
     }
     channel.output.mark_sent(result.bytes);
+    budget.spend_call(result.bytes);
     moved = true;
-    // A socket or pipe that took less is full: asking again now would only
-    // earn EAGAIN. A regular file is never full in that sense.
-    if (result.bytes < offered && channel.kind != DescriptorKind::regular_file)
+    // A descriptor that took less is full: asking again now would only earn
+    // EAGAIN.
+    if (result.bytes < offered && short_write_means_full(channel))
       return moved;
   }
+  return moved;
 }
 
-// Pops the front write and describes its completion with `error`.
-EngineState::Notice EngineState::take_write(Channel& channel,
-                                            const std::error_code& error) {
-  const std::uint64_t entry = channel.write_ends.pop_front();
-  const std::uint64_t start = channel.completed_position;
-  const std::uint64_t end = entry & write_end_mask;
-  channel.completed_position = end;
-  --pending_requests_;
-  Notice notice{{error, channel.fd, Operation::write, nullptr,
-                 static_cast<std::size_t>(channel.written_part(start, end))},
-                {},
-                CallbackAbi::cpp};
-  if (entry & write_has_callback) {
-    const WriteCallbackRecord record = channel.write_callbacks.pop_front();
-    notice.completion.buffer = record.data;
-    notice.callback = record.callback;
-    notice.abi = (entry & write_callback_is_c) ? CallbackAbi::c : CallbackAbi::cpp;
-  }
-  return notice;
-}
-
-// On a regular file, writes queued after a pending read or seek wait for
-// it: returns how many writes may complete before the front input.
+// When reads and seeks are ordered with writes (see the channel driver),
+// writes queued after the front input wait for it: returns how many writes
+// may have completed before it.
 std::uint64_t EngineState::write_limit(const Channel& channel) const noexcept {
-  if (channel.kind == DescriptorKind::regular_file && !channel.inputs.empty())
+  if (inputs_ordered_with_writes(channel) && !channel.inputs.empty())
     return channel.inputs.front().writes_before;
   return std::numeric_limits<std::uint64_t>::max();
 }
 
+// Takes `requests` writes (all of the front run or fewer) off the front,
+// completed with `error`. A run without a callback goes in one step, with
+// nothing to deliver unless tracing.
+void EngineState::take_front_writes(Channel& channel, std::uint64_t requests,
+                                    const std::error_code& error) {
+  const WriteRun& run = channel.writes.front_run();
+  pending_requests_ -= requests;
+  if (!run.has_callback() && !trace_) {
+    channel.writes.pop_front(static_cast<std::uint32_t>(requests));
+    channel.writes_completed += requests;
+    return;
+  }
+  const std::uint64_t length = channel.writes.front_length();
+  for (std::uint64_t i = 0; i < requests; ++i) {
+    const std::uint64_t start = channel.completed_position();
+    Notice notice{{error, channel.fd, Operation::write, nullptr,
+                   static_cast<std::size_t>(channel.written_part(start, start + length))},
+                  {},
+                  run.abi()};
+    if (run.has_callback()) {
+      const WriteCallbackRecord record = channel.write_callbacks.pop_front();
+      notice.completion.buffer = record.data;
+      notice.callback = record.callback;
+    }
+    channel.writes.pop_front(1);
+    ++channel.writes_completed;
+    notices_.push_back(notice); // reserve_notices made room
+  }
+}
+
+// Room for a notice for every request of the channel that could need one,
+// so collecting them cannot fail halfway.
+void EngineState::reserve_notices(const Channel& channel) {
+  const std::size_t needed =
+      trace_ ? channel.pending_requests() : channel.write_callbacks.size() + channel.inputs.size();
+  notices_.reserve(notices_.size() + needed);
+}
+
 // Completes, in order, every write whose bytes have all been sent. Once the
 // channel has a hard error, the first write not wholly sent and all after it
-// fail (see fail_queued_writes).
-bool EngineState::complete_writes(Channel& channel) {
+// fail (see fail_queued_writes). A write with a callback is delivered before
+// the next is taken off: its callback may terminate or prune the channel,
+// which then cancels the writes after it, sent or not.
+bool EngineState::complete_writes(Channel& channel, FlushBudget& budget) {
   const std::uint64_t limit = write_limit(channel);
+  Delivery delivery(*this);
+  reserve_notices(channel);
   bool completed = false;
-  while (!channel.write_ends.empty() && channel.writes_completed() < limit) {
-    const bool unsent =
-        (channel.write_ends.front() & write_end_mask) > channel.output.sent_position();
-    if (unsent || channel.failing_writes) {
-      if (channel.write_error == 0)
-        break;
-      fail_queued_writes(channel);
-      return true;
+  while (!channel.writes.empty() && channel.writes_completed < limit) {
+    const std::uint64_t start = channel.completed_position();
+    const std::uint64_t sent = channel.output.sent_position();
+    const std::uint64_t length = channel.writes.front_length();
+    const bool one_by_one = channel.writes.front_run().has_callback() || trace_;
+    std::uint64_t done = one_by_one ? 1 : channel.writes.front_run().count();
+    if (start > sent)
+      done = 0;
+    else if (length > 0)
+      done = std::min(done, (sent - start) / length);
+    done = std::min(done, limit - channel.writes_completed);
+    if (done == 0 || channel.failing_writes) {
+      if (channel.write_error != 0)
+        fail_queued_writes(channel);
+      completed |= channel.write_error != 0;
+      break;
     }
+    take_front_writes(channel, done, {});
     completed = true;
-    if (!(channel.write_ends.front() & write_has_callback) && !trace_) {
-      // Nothing to call or report: account for it and move on.
-      channel.completed_position = channel.write_ends.pop_front() & write_end_mask;
-      --pending_requests_;
-      continue;
+    if (one_by_one) {
+      --budget.completions_left;
+      delivery.run();
+      if (!channel.attached)
+        return true;
     }
-    const Notice notice = take_write(channel, {});
-    deliver(notice.completion, notice.callback, notice.abi);
-    if (!channel.attached)
-      return true;
   }
+  delivery.run();
   return completed;
 }
 
@@ -332,23 +459,22 @@ bool EngineState::complete_writes(Channel& channel) {
 void EngineState::fail_queued_writes(Channel& channel) {
   const std::error_code error = error_of(channel.write_error);
   const std::uint64_t limit = write_limit(channel);
-  std::vector<Notice> notices;
-  notices.reserve(channel.write_ends.size()); // the one step that may throw
-  while (!channel.write_ends.empty() && channel.writes_completed() < limit)
-    notices.push_back(take_write(channel, error));
-  channel.output.skip_to(channel.completed_position);
+  while (!channel.writes.empty() && channel.writes_completed < limit)
+    take_front_writes(channel,
+                      std::min<std::uint64_t>(channel.writes.front_run().count(),
+                                              limit - channel.writes_completed),
+                      error);
+  channel.output.skip_to(channel.completed_position());
   channel.failing_writes = true;
-  notify(notices);
 }
 
 // Performs the front read or seek if its turn has come and the descriptor
 // is ready. Returns whether it completed.
-bool EngineState::complete_next_input(Channel& channel) {
+bool EngineState::complete_next_input(Channel& channel, FlushBudget& budget) {
   if (channel.inputs.empty())
     return false;
   const InputRequest& front = channel.inputs.front();
-  if (channel.kind == DescriptorKind::regular_file &&
-      channel.writes_completed() < front.writes_before)
+  if (inputs_ordered_with_writes(channel) && channel.writes_completed < front.writes_before)
     return false;
   // A zero-length read has nothing to wait for; a read(2) of 0 bytes would
   // look like end of file on some descriptors and block on others.
@@ -356,11 +482,11 @@ bool EngineState::complete_next_input(Channel& channel) {
   const IoResult result = empty_read ? IoResult{} : perform_input(system_, channel, front);
   if (result.status == IoResult::Status::later)
     return false;
-  finish_input(channel, result);
-  return true;
-}
-
-void EngineState::finish_input(Channel& channel, const IoResult& result) {
+  if (!empty_read)
+    budget.spend_call(result.bytes);
+  --budget.completions_left;
+  Delivery delivery(*this);
+  notices_.reserve(notices_.size() + 1); // before the request leaves its queue
   const InputRequest request = channel.inputs.pop_front();
   --pending_requests_;
   const bool is_read = request.operation == Operation::read;
@@ -368,18 +494,19 @@ void EngineState::finish_input(Channel& channel, const IoResult& result) {
     fmt::print(stderr, "qio: channel {} read {} bytes\n", channel.fd, result.bytes);
     hex_dump(stderr, request.buffer, result.bytes);
   }
-  const Completion completion{result.error, channel.fd, request.operation,
-                              is_read ? request.buffer : nullptr,
-                              is_read ? result.bytes : 0};
-  deliver(completion, request.callback, request.abi);
+  notices_.push_back({{result.error, channel.fd, request.operation,
+                       is_read ? request.buffer : nullptr, is_read ? result.bytes : 0},
+                      request.callback,
+                      request.abi});
+  delivery.run();
+  return true;
 }
 
-void EngineState::deliver(const Completion& completion, StoredCallback callback,
-                          CallbackAbi abi) {
+void EngineState::deliver(const Notice& notice) {
   if (trace_)
-    trace_completion(completion);
-  if (callback)
-    callback.invoke(abi, completion);
+    trace_completion(notice.completion);
+  if (notice.callback)
+    notice.callback.invoke(notice.abi, notice.completion);
 }
 
 // ---- waiting ---------------------------------------------------------------
@@ -413,8 +540,9 @@ std::error_code EngineState::wait(int fd, int timeout_ms) {
       events |= POLLOUT;
     if (!channel->inputs.empty())
       events |= POLLIN;
-    // A regular file is always ready; zero-length writes need no readiness.
-    if (channel->kind == DescriptorKind::regular_file || events == 0)
+    // Zero-length writes need no readiness; nor does a channel whose flush
+    // stopped at its budget with work it can do now.
+    if (!waits_for_readiness(*channel) || events == 0)
       continue;
     pollfd readiness{fd, events, 0};
     system_.poll(&readiness, 1, remaining_ms); // EINTR: just go round again
@@ -423,63 +551,54 @@ std::error_code EngineState::wait(int fd, int timeout_ms) {
 
 // ---- cancelling --------------------------------------------------------------
 
-// Takes requests off the channel in reverse order and returns the ones with
-// callbacks, in request order, completed with ECANCELED. With
-// `keep_partial_write`, writes whose bytes have begun to go out stay queued.
-std::vector<EngineState::Notice> EngineState::take_requests(Channel& channel,
-                                                            bool keep_partial_write) {
+// Takes requests off the channel in reverse order and collects the ones
+// with callbacks (or all, when tracing), in request order, completed with
+// ECANCELED. With `keep_partial_write`, writes whose bytes have begun to go
+// out stay queued. Returns where the last write kept ends.
+std::uint64_t EngineState::take_requests(Channel& channel, bool keep_partial_write) {
   const std::error_code cancelled = error_of(ECANCELED);
-  std::vector<Notice> notices;
-  notices.reserve(channel.pending_requests()); // the one step that may throw
-  auto write_started = [&channel] {
-    const std::size_t count = channel.write_ends.size();
-    const std::uint64_t start =
-        count > 1 ? channel.write_ends[count - 2] & write_end_mask
-                  : channel.completed_position;
-    return start < channel.output.sent_position();
-  };
+  reserve_notices(channel);
+  const std::size_t first = notices_.size();
+  std::uint64_t back_end = channel.output.queued_position();
   for (;;) {
     // The last request in queue order: an input queued after the last write,
     // or else that write.
-    const bool have_write = !channel.write_ends.empty() &&
-                            !(keep_partial_write && write_started());
+    const bool have_write =
+        !channel.writes.empty() &&
+        !(keep_partial_write && channel.writes.back_start(back_end) < channel.output.sent_position());
     const bool input_is_last =
         !channel.inputs.empty() &&
         (!have_write || channel.inputs.back().writes_before >= channel.writes_queued);
     if (input_is_last) {
       const InputRequest request = channel.inputs.pop_back();
       --pending_requests_;
-      if (request.callback)
-        notices.push_back({{cancelled, channel.fd, request.operation,
-                            request.operation == Operation::read ? request.buffer : nullptr, 0},
-                           request.callback,
-                           request.abi});
+      if (request.callback || trace_)
+        notices_.push_back({{cancelled, channel.fd, request.operation,
+                             request.operation == Operation::read ? request.buffer : nullptr, 0},
+                            request.callback,
+                            request.abi});
     } else if (have_write) {
-      const std::uint64_t entry = channel.write_ends.pop_back();
-      const std::uint64_t end = entry & write_end_mask;
-      const std::uint64_t start = channel.write_ends.empty()
-                                      ? channel.completed_position
-                                      : channel.write_ends.back() & write_end_mask;
+      const WriteSpan span = channel.writes.pop_back(back_end);
+      back_end = span.start;
       --channel.writes_queued;
       --pending_requests_;
-      if (entry & write_has_callback) {
+      Notice notice{{cancelled, channel.fd, Operation::write, nullptr,
+                     static_cast<std::size_t>(channel.written_part(span.start, span.end))},
+                    {},
+                    span.abi};
+      if (span.has_callback) {
         const WriteCallbackRecord record = channel.write_callbacks.pop_back();
-        notices.push_back({{cancelled, channel.fd, Operation::write, record.data,
-                            static_cast<std::size_t>(channel.written_part(start, end))},
-                           record.callback,
-                           (entry & write_callback_is_c) ? CallbackAbi::c : CallbackAbi::cpp});
+        notice.completion.buffer = record.data;
+        notice.callback = record.callback;
       }
+      if (span.has_callback || trace_)
+        notices_.push_back(notice);
     } else {
       break;
     }
   }
-  std::reverse(notices.begin(), notices.end());
-  return notices;
-}
-
-void EngineState::notify(const std::vector<Notice>& notices) {
-  for (const Notice& notice : notices)
-    deliver(notice.completion, notice.callback, notice.abi);
+  std::reverse(notices_.begin() + static_cast<std::ptrdiff_t>(first), notices_.end());
+  return back_end;
 }
 
 void EngineState::retire(std::unique_ptr<Channel> channel) {
@@ -493,16 +612,15 @@ std::error_code EngineState::prune(int fd) {
   DispatchScope scope(*this);
   std::vector<std::unique_ptr<char[]>> dropped;
   dropped.reserve(channel->output.segment_count());
-  std::vector<Notice> notices = take_requests(*channel, true);
-  const std::uint64_t kept_end = channel->write_ends.empty()
-                                     ? channel->completed_position
-                                     : channel->write_ends.back() & write_end_mask;
+  Delivery delivery(*this);
+  const std::size_t before = channel->pending_requests();
+  const std::uint64_t kept_end = take_requests(*channel, true);
   // Bytes of cancelled buffered writes stay alive until their callbacks ran.
   channel->output.truncate(kept_end, dropped);
   if (trace_)
-    fmt::print(stderr, "qio: prune channel {}: {} request(s) with AST cancelled\n",
-               fd, notices.size());
-  notify(notices);
+    fmt::print(stderr, "qio: prune channel {}: {} request(s) cancelled\n", fd,
+               before - channel->pending_requests());
+  delivery.run();
   return {};
 }
 
@@ -513,7 +631,9 @@ std::error_code EngineState::terminate(int fd) {
   DispatchScope scope(*this);
   // The two steps that may throw come first, before anything changes.
   retired_.reserve(retired_.size() + 1);
-  const std::vector<Notice> notices = take_requests(*channel, false);
+  Delivery delivery(*this);
+  const std::size_t cancelled = channel->pending_requests();
+  take_requests(*channel, false);
   std::unique_ptr<Channel> detached = std::move(channels_by_fd_[static_cast<std::size_t>(fd)]);
   detached->unlink();
   detached->attached = false;
@@ -521,9 +641,8 @@ std::error_code EngineState::terminate(int fd) {
   // own channel): the object lives until the outermost dispatch returns.
   retire(std::move(detached));
   if (trace_)
-    fmt::print(stderr, "qio: terminate channel {}: {} request(s) with AST cancelled\n",
-               fd, notices.size());
-  notify(notices);
+    fmt::print(stderr, "qio: terminate channel {}: {} request(s) cancelled\n", fd, cancelled);
+  delivery.run();
   return {};
 }
 
@@ -544,12 +663,20 @@ void EngineState::terminate_all() {
 
 // ---- inspecting ----------------------------------------------------------------
 
+std::error_code EngineState::options(int fd, ChannelOptions& out) const {
+  const Channel* channel = find(fd);
+  if (!channel)
+    return error_of(EBADF);
+  out = channel->options;
+  return {};
+}
+
 template <class Visit>
 void EngineState::for_each_pending_output(Visit visit) const {
   for (const ListNode* node = pending_channels_.next; node != &pending_channels_;
        node = node->next) {
     const Channel& channel = static_cast<const Channel&>(*node);
-    if (!channel.write_ends.empty())
+    if (!channel.writes.empty())
       visit(channel);
   }
 }
@@ -594,15 +721,11 @@ std::error_code EngineState::dump(std::FILE* out) const {
                  options.buffered ? "" : "un", limit_text(options.max_outstanding),
                  limit_text(options.max_queued_bytes), channel->output.unsent_bytes(),
                  channel->write_error ? error_text(error_of(channel->write_error)) : "none");
-      std::uint64_t start = channel->completed_position;
-      for (std::size_t i = 0; i < channel->write_ends.size(); ++i) {
-        const std::uint64_t entry = channel->write_ends[i];
-        const std::uint64_t end = entry & write_end_mask;
-        fmt::print(out, "  write  length {:>8}  done {:>8}  AST {}\n", end - start,
-                   channel->written_part(start, end),
-                   (entry & write_has_callback) ? "yes" : "no");
-        start = end;
-      }
+      channel->writes.for_each([&](const WriteSpan& span) {
+        fmt::print(out, "  write  length {:>8}  done {:>8}  AST {}\n", span.end - span.start,
+                   channel->written_part(span.start, span.end),
+                   span.has_callback ? "yes" : "no");
+      });
       for (std::size_t i = 0; i < channel->inputs.size(); ++i) {
         const InputRequest& request = channel->inputs[i];
         fmt::print(out, "  {:<5}  {} {:>8}  done {:>8}  AST {}\n",
@@ -640,7 +763,7 @@ std::error_code Engine::configure(int fd, const ChannelOptions& options) {
   return state_->configure(fd, options);
 }
 std::error_code Engine::write(int fd, std::span<const char> data, Callback callback) {
-  const int error = state_->write(fd, data, StoredCallback::from(callback), CallbackAbi::cpp);
+  const int error = state_->write<CallbackAbi::cpp>(fd, data, StoredCallback::from(callback));
   return error == 0 ? std::error_code() : std::error_code(error, std::generic_category());
 }
 std::error_code Engine::read(int fd, std::span<char> buffer, Callback callback) {
@@ -656,11 +779,7 @@ std::size_t Engine::pending() const noexcept { return state_->pending(); }
 std::size_t Engine::pending(int fd) const noexcept { return state_->pending(fd); }
 bool Engine::is_channel(int fd) const noexcept { return state_->find(fd) != nullptr; }
 std::error_code Engine::options(int fd, ChannelOptions& out) const {
-  const detail::Channel* channel = state_->find(fd);
-  if (!channel)
-    return {EBADF, std::generic_category()};
-  out = channel->options;
-  return {};
+  return state_->options(fd, out);
 }
 std::error_code Engine::prune(int fd) { return state_->prune(fd); }
 std::error_code Engine::terminate(int fd) { return state_->terminate(fd); }

@@ -6,7 +6,9 @@
 #include <sys/types.h> // ssize_t
 
 #include <cerrno>  // errno values returned by the inline queueing path
+#include <algorithm> // std::min
 #include <cstdio>  // std::FILE
+#include <cstring> // std::memcpy
 #include <limits>  // std::numeric_limits
 #include <new>     // std::bad_alloc
 #include <memory>  // std::unique_ptr
@@ -18,6 +20,32 @@
 
 namespace qio::detail {
 
+// The most bytes one request may carry: no system call could move more.
+inline constexpr std::size_t largest_request =
+    static_cast<std::size_t>(std::numeric_limits<ssize_t>::max());
+
+// How much one flush may do on one channel before it moves on, so a peer
+// that floods a socket (while a callback re-queues a read) or a huge
+// backlog on a fast file cannot hold a select-loop tick. What is left
+// waits for the next flush; wait() flushes until done.
+struct FlushBudget {
+  static constexpr int system_calls = 64;             // reads and writes that moved data
+  static constexpr std::size_t bytes = 4 * 1024 * 1024; // written and read
+  static constexpr int completions = 4096;            // requests completed one by one
+
+  int calls_left = system_calls;
+  std::size_t bytes_left = bytes;
+  int completions_left = completions;
+
+  bool left() const noexcept {
+    return calls_left > 0 && bytes_left > 0 && completions_left > 0;
+  }
+  void spend_call(std::size_t moved) noexcept {
+    --calls_left;
+    bytes_left -= std::min(bytes_left, moved);
+  }
+};
+
 class EngineState {
 public:
   explicit EngineState(SystemCalls& system) : system_(system) {}
@@ -28,8 +56,8 @@ public:
   std::error_code configure(int fd, const ChannelOptions& options);
   // Queues a write; returns 0 or an errno value. Inline (below): this is
   // the enqueue hot path, shared by the C and C++ APIs.
-  int write(int fd, std::span<const char> data, StoredCallback callback,
-            CallbackAbi abi);
+  template <CallbackAbi abi>
+  int write(int fd, std::span<const char> data, StoredCallback callback);
   std::error_code read(int fd, std::span<char> buffer,
                        StoredCallback callback, CallbackAbi abi);
   std::error_code seek(int fd, off_t offset, StoredCallback callback,
@@ -45,19 +73,23 @@ public:
   std::size_t pending() const noexcept { return pending_requests_; }
   std::size_t pending(int fd) const noexcept;
   Channel* find(int fd) const noexcept {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= channels_by_fd_.size())
+    if (static_cast<unsigned>(fd) >= channel_slots_)
       return nullptr;
     return channels_by_fd_[static_cast<std::size_t>(fd)].get();
   }
+  std::error_code options(int fd, ChannelOptions& out) const;
   int fill_fdset(fd_set& write_mask) const noexcept;
   std::size_t fill_pollfds(std::span<pollfd> fds) const noexcept;
   std::error_code dump(std::FILE* out) const;
+  // The C API follows qio_util_debug with this at every call.
   void set_trace(bool enabled) noexcept { trace_ = enabled; }
+  bool tracing() const noexcept { return trace_; }
 
 private:
   // Calls `visit(channel)` for each channel with pending writes.
   template <class Visit> void for_each_pending_output(Visit visit) const;
-  // Requests taken off a channel whose callbacks are still to be called.
+  // A request taken off its channel whose completion is still to be
+  // delivered (its callback called, and traced when tracing).
   struct Notice {
     Completion completion;
     StoredCallback callback;
@@ -66,7 +98,17 @@ private:
   // Keeps the engine marked busy (and retired channels alive) while any
   // callback may be running.
   class DispatchScope;
+  class Delivery;
 
+  bool write_plain(Channel& channel, const char* data, std::size_t length) noexcept;
+  // The ABI is a template argument so the call passes everything in
+  // registers and the short path can jump to it.
+  template <CallbackAbi abi>
+  int write_general(Channel& channel, const char* data, std::size_t length,
+                    StoredCallback callback);
+  template <CallbackAbi abi>
+  int write_with_callback(Channel& channel, const char* data, std::size_t length,
+                          StoredCallback callback);
   int admit(const Channel& channel, std::size_t bytes) const noexcept;
   std::error_code enqueue_input(Channel& channel, const InputRequest& request);
   void mark_pending(Channel& channel) noexcept {
@@ -76,35 +118,34 @@ private:
   void trace_write(int fd, std::size_t bytes, bool with_callback) const noexcept;
 
   void flush_channel(Channel& channel);
-  bool send_output(Channel& channel);
-  bool complete_writes(Channel& channel);
+  bool send_output(Channel& channel, FlushBudget& budget);
+  bool complete_writes(Channel& channel, FlushBudget& budget);
   void fail_queued_writes(Channel& channel);
   std::uint64_t write_limit(const Channel& channel) const noexcept;
-  bool complete_next_input(Channel& channel);
-  void finish_input(Channel& channel, const IoResult& result);
-
-  std::vector<Notice> take_requests(Channel& channel, bool keep_partial_write);
-  Notice take_write(Channel& channel, const std::error_code& error);
-  void notify(const std::vector<Notice>& notices);
-  void deliver(const Completion& completion, StoredCallback callback,
-               CallbackAbi abi);
+  void take_front_writes(Channel& channel, std::uint64_t requests,
+                         const std::error_code& error);
+  bool complete_next_input(Channel& channel, FlushBudget& budget);
+  std::uint64_t take_requests(Channel& channel, bool keep_partial_write);
+  void reserve_notices(const Channel& channel);
+  void deliver(const Notice& notice);
   void retire(std::unique_ptr<Channel> channel);
 
   SystemCalls& system_;
   BlockPool block_pool_; // declared before the channels: it outlives them
   std::vector<std::unique_ptr<Channel>> channels_by_fd_;
+  unsigned channel_slots_ = 0; // channels_by_fd_.size(), for find()
   ListNode pending_channels_; // channels with requests not yet completed
   std::size_t pending_requests_ = 0;
+  // Completions taken off their channels and not yet delivered. Each
+  // Delivery delivers what it collected, in order, after its pass; a
+  // callback's own flush collects and delivers after them.
+  std::vector<Notice> notices_;
   // Terminated channels a callback on the stack may still point into;
   // freed when the outermost dispatch ends.
   std::vector<std::unique_ptr<Channel>> retired_;
   int dispatch_depth_ = 0;
   bool trace_ = false;
 };
-
-// The most bytes one request may carry: no system call could move more.
-inline constexpr std::size_t largest_request =
-    static_cast<std::size_t>(std::numeric_limits<ssize_t>::max());
 
 // Whether the channel may take one more request of `bytes` output bytes:
 // 0, EAGAIN (a limit is reached for now) or EMSGSIZE (it never could fit,
@@ -123,44 +164,37 @@ inline int EngineState::admit(const Channel& channel, std::size_t bytes) const n
   return 0;
 }
 
-inline int EngineState::write(int fd, std::span<const char> data,
-                              StoredCallback callback, CallbackAbi abi) {
+// The short path: a buffered write without a callback, on a channel with no
+// limit and no error, as long as the writes before it (it joins their run)
+// and fitting the tail block. Returns false, having changed nothing, when
+// the general path must decide. Every count moves before the copy, so the
+// copy is the last call.
+inline bool EngineState::write_plain(Channel& channel, const char* data,
+                                     std::size_t length) noexcept {
+  char* copy;
+  if (!channel.plain_writes || !channel.writes.can_join(length) ||
+      (copy = channel.output.claim_in_tail(length)) == nullptr)
+    return false;
+  channel.writes.join_last_run();
+  ++channel.writes_queued;
+  ++pending_requests_;
+  mark_pending(channel);
+  std::memcpy(copy, data, length);
+  return true;
+}
+
+template <CallbackAbi abi>
+inline int EngineState::write(int fd, std::span<const char> data, StoredCallback callback) {
   Channel* channel = find(fd);
   if (channel == nullptr)
     return EBADF;
-  if ((data.data() == nullptr && !data.empty()) || data.size() > largest_request)
+  if (data.data() == nullptr && !data.empty())
     return EINVAL;
-  if (channel->write_error != 0)
-    return channel->write_error;
-  if (channel->has_limits)
-    if (const int refused = admit(*channel, data.size()))
-      return refused;
-  char* stored = const_cast<char*>(data.data());
-  try {
-    // Room in the rings first: once bytes are queued nothing may fail.
-    channel->write_ends.reserve_one();
-    if (callback)
-      channel->write_callbacks.reserve_one();
-    if (!channel->options.buffered)
-      channel->output.append_reference(stored, data.size());
-    else if ((stored = channel->output.append_copy(data.data(), data.size())) == nullptr &&
-             !data.empty())
-      return ENOMEM;
-  } catch (const std::bad_alloc&) {
-    return ENOMEM;
-  }
-  std::uint64_t entry = channel->output.queued_position();
-  if (callback) {
-    channel->write_callbacks.push_back_reserved({stored, callback});
-    entry |= write_has_callback | (abi == CallbackAbi::c ? write_callback_is_c : 0);
-  }
-  channel->write_ends.push_back_reserved(entry);
-  ++channel->writes_queued;
-  ++pending_requests_;
-  mark_pending(*channel);
-  if (trace_) [[unlikely]]
-    trace_write(fd, data.size(), bool(callback));
-  return 0;
+  if (callback)
+    return write_with_callback<abi>(*channel, data.data(), data.size(), callback);
+  if (!trace_ && write_plain(*channel, data.data(), data.size()))
+    return 0;
+  return write_general<abi>(*channel, data.data(), data.size(), callback);
 }
 
 } // namespace qio::detail

@@ -91,7 +91,7 @@ int OutputQueue::gather(iovec* vectors, int max_vectors, std::uint64_t limit,
 void OutputQueue::advance_cursor() noexcept {
   while (cursor_segment_ < segments_.size()) {
     const Segment& segment = segments_[cursor_segment_];
-    if (segment.start + segment.size > sent_position_)
+    if (segment.start + segment.size > sent_position_ || &segment == appendable_tail_)
       break;
     ++cursor_segment_;
   }
@@ -103,6 +103,11 @@ void OutputQueue::mark_sent(std::uint64_t bytes) noexcept {
 }
 
 void OutputQueue::release_sent() noexcept {
+  // A wholly sent tail block goes too: an idle channel holds no block.
+  if (appendable_tail_ != nullptr && sent_position_ == queued_position_) {
+    appendable_tail_ = nullptr;
+    cursor_segment_ = segments_.size();
+  }
   while (cursor_segment_ > 0) {
     Segment segment = segments_.pop_front();
     if (pool_ != nullptr && segment.pool_size != 0)

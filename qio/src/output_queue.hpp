@@ -67,6 +67,18 @@ public:
     queued_position_ += length;
     return copy;
   }
+  // Claims `length` bytes at the end of the tail block for the caller to
+  // fill, if it has room (a zero-length claim too); else returns nullptr
+  // and changes nothing. The shortest path a write takes.
+  char* claim_in_tail(std::size_t length) noexcept {
+    Segment* tail = appendable_tail_;
+    if (tail == nullptr || tail->capacity - tail->size < length)
+      return nullptr;
+    char* room = tail->data + tail->size;
+    tail->size += length;
+    queued_position_ += length;
+    return room;
+  }
   // Queues the caller's own bytes, which must stay valid until sent.
   void append_reference(char* data, std::size_t length);
 
@@ -102,15 +114,14 @@ private:
   };
 
   // Claims `length` bytes at the end of the tail block, if it has room.
+  // The send cursor never moves past the tail block (advance_cursor), so a
+  // tail that was wholly sent needs nothing more to hold unsent bytes again.
   char* room_in_tail_block(std::size_t length) noexcept {
-    if (appendable_tail_ == nullptr || length == 0 ||
-        appendable_tail_->capacity - appendable_tail_->size < length)
+    Segment* tail = appendable_tail_;
+    if (tail == nullptr || length == 0 || tail->capacity - tail->size < length)
       return nullptr;
-    char* room = appendable_tail_->data + appendable_tail_->size;
-    appendable_tail_->size += length;
-    // A tail that was wholly sent holds unsent bytes again.
-    if (cursor_segment_ == segments_.size())
-      --cursor_segment_;
+    char* room = tail->data + tail->size;
+    tail->size += length;
     return room;
   }
   char* start_block(std::size_t length);
@@ -120,7 +131,9 @@ private:
   Ring<Segment> segments_;
   std::uint64_t queued_position_ = 0;
   std::uint64_t sent_position_ = 0;
-  std::size_t cursor_segment_ = 0; // index of the segment holding sent_position_
+  // Index of the segment holding sent_position_: the first not wholly
+  // sent, or the appendable tail, or segments_.size() when all are sent.
+  std::size_t cursor_segment_ = 0;
   std::size_t next_block_capacity_ = 0;
   // The tail segment if more bytes may be packed into it, else nullptr.
   Segment* appendable_tail_ = nullptr;

@@ -29,9 +29,12 @@ public:
   T& front() noexcept { return slots_[head_]; }
   const T& front() const noexcept { return slots_[head_]; }
   T& back() noexcept { return (*this)[count_ - 1]; }
+  const T& back() const noexcept { return (*this)[count_ - 1]; }
   T& operator[](std::size_t index) noexcept { return slots_[slot(index)]; }
   const T& operator[](std::size_t index) const noexcept { return slots_[slot(index)]; }
 
+  // Whether push_back_reserved may be called without reserve_one.
+  bool has_room() const noexcept { return count_ != capacity_; }
   // Makes room for one more element, so push_back_reserved cannot throw.
   void reserve_one() {
     if (count_ == capacity_)

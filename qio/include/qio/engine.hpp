@@ -23,7 +23,6 @@ namespace qio {
 namespace detail {
 class SystemCalls;
 class EngineState;
-struct CApi;
 } // namespace detail
 
 // Operation codes; the values match QIO_READ, QIO_WRITE and QIO_SEEK.
@@ -130,7 +129,6 @@ public:
   void set_trace(bool enabled) noexcept;
 
 private:
-  friend struct detail::CApi;
   std::unique_ptr<detail::EngineState> state_;
 };
 
