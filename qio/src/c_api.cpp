@@ -14,6 +14,7 @@
 #include <new>     // std::bad_alloc, placement new
 
 #include "engine_state.hpp"
+#include "error.hpp"
 #include "trace.hpp"
 
 int qio_util_debug = 0;
@@ -158,7 +159,7 @@ void qio_ast(int error_code, int channel, int operation, char* buffer, int lengt
   const auto op = static_cast<qio::Operation>(operation);
   fmt::print(stderr, "qio_ast: channel {} {} completed: {}, length {}, buffer {}, argument {}\n",
              channel, qio::detail::operation_name(op),
-             qio::detail::error_text({error_code, std::generic_category()}), length,
+             qio::detail::error_text(qio::detail::error_of(error_code)), length,
              static_cast<const void*>(buffer), ast_arg);
 }
 

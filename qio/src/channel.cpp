@@ -1,5 +1,6 @@
 // channel.cpp - driving each kind of descriptor without blocking.
 #include "channel.hpp"
+#include "error.hpp"
 
 #include <fcntl.h>      // O_NONBLOCK
 #include <limits.h>     // PIPE_BUF
@@ -16,16 +17,12 @@
 namespace qio::detail {
 namespace {
 
-std::error_code errno_code(int value) noexcept {
-  return {value, std::generic_category()};
-}
-
 // Sorts a failed call's errno into "try again later" and "hard error".
 // EINTR never gets here: callers retry it at once.
 IoResult classify_failure(int error) noexcept {
   if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS)
     return {IoResult::Status::later, 0, {}};
-  return {IoResult::Status::failed, 0, errno_code(error)};
+  return {IoResult::Status::failed, 0, error_of(error)};
 }
 
 template <class Call> IoResult retry_interrupted(Call call) {
@@ -212,14 +209,14 @@ std::error_code inspect_descriptor(SystemCalls& system, Channel& channel) {
   struct stat status {};
   const int flags = system.fcntl_getfl(channel.fd);
   if (flags < 0 || system.fstat(channel.fd, &status) < 0)
-    return errno_code(errno);
+    return error_of(errno);
   channel.keeps_message_boundaries = false;
   if (S_ISSOCK(status.st_mode)) {
     channel.kind = DescriptorKind::socket;
     int type = SOCK_STREAM;
     socklen_t length = sizeof type;
     if (system.getsockopt(channel.fd, SOL_SOCKET, SO_TYPE, &type, &length) < 0)
-      return errno_code(errno);
+      return error_of(errno);
     channel.keeps_message_boundaries = type != SOCK_STREAM;
   }
   else if (S_ISREG(status.st_mode) || S_ISBLK(status.st_mode))
@@ -232,7 +229,7 @@ std::error_code inspect_descriptor(SystemCalls& system, Channel& channel) {
   channel.access_mode = flags & O_ACCMODE;
   if (channel.options.nonblocking && !channel.descriptor_nonblocking) {
     if (system.fcntl_setfl(channel.fd, flags | O_NONBLOCK) < 0)
-      return errno_code(errno);
+      return error_of(errno);
     channel.descriptor_nonblocking = true;
   }
   return {};

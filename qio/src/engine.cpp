@@ -23,14 +23,11 @@
 #include <limits>    // std::numeric_limits
 #include <new>       // std::bad_alloc
 
+#include "error.hpp"
 #include "trace.hpp"
 
 namespace qio::detail {
 namespace {
-
-std::error_code error_of(int value) noexcept {
-  return {value, std::generic_category()};
-}
 
 std::string limit_text(std::size_t limit) {
   return limit == unlimited ? std::string("none") : std::to_string(limit);
@@ -764,7 +761,7 @@ std::error_code Engine::configure(int fd, const ChannelOptions& options) {
 }
 std::error_code Engine::write(int fd, std::span<const char> data, Callback callback) {
   const int error = state_->write<CallbackAbi::cpp>(fd, data, StoredCallback::from(callback));
-  return error == 0 ? std::error_code() : std::error_code(error, std::generic_category());
+  return detail::error_of(error);
 }
 std::error_code Engine::read(int fd, std::span<char> buffer, Callback callback) {
   return state_->read(fd, buffer, StoredCallback::from(callback), CallbackAbi::cpp);

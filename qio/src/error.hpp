@@ -1,0 +1,16 @@
+// error.hpp - an errno value as the std::error_code every C++ call returns.
+#ifndef QIO_SRC_ERROR_HPP
+#define QIO_SRC_ERROR_HPP
+
+#include <system_error> // std::error_code, std::generic_category
+
+namespace qio::detail {
+
+// 0 gives the empty (success) code.
+inline std::error_code error_of(int value) noexcept {
+  return {value, std::generic_category()};
+}
+
+} // namespace qio::detail
+
+#endif // QIO_SRC_ERROR_HPP
