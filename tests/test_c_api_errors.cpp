@@ -434,7 +434,11 @@ TEST_CASE("a queue at max_outstanding refuses every request with EAGAIN, queues 
 
   std::string expected;
   for (int i = 0; i < max_outstanding; ++i) {
-    const std::string message = "m" + std::to_string(i) + ";";
+    // Appended, not `"m" + std::to_string(i) + ";"`: GCC 12 at -O3 warns
+    // (-Wrestrict) inside libstdc++'s operator+ for that form.
+    std::string message = "m";
+    message += std::to_string(i);
+    message += ';';
     REQUIRE(qio_write(fd, message.data(), static_cast<int>(message.size()),
                       AstRecorder::record, &recorder) == 0);
     expected += message;
