@@ -15,6 +15,7 @@
 
 #include "callback.hpp"
 #include "channel.hpp"
+#include "trace.hpp"
 
 namespace qio::detail {
 
@@ -53,6 +54,9 @@ public:
   std::size_t fill_pollfds(std::span<pollfd> fds) const noexcept;
   std::error_code dump(std::FILE* out) const;
   void set_trace(bool enabled) noexcept { trace_ = enabled; }
+  void set_trace_handler(TraceHandler handler, void* argument) noexcept {
+    trace_sink_.set_handler(handler, argument);
+  }
 
 private:
   // Calls `visit(channel)` for each channel with pending writes.
@@ -100,6 +104,7 @@ private:
   std::vector<std::unique_ptr<Channel>> retired_;
   int dispatch_depth_ = 0;
   bool trace_ = false;
+  TraceSink trace_sink_; // where the trace goes while trace_ is on
 };
 
 // The most bytes one request may carry: no system call could move more.

@@ -62,6 +62,11 @@ struct Callback {
   }
 };
 
+// Receives the engine's trace (set_trace) one line at a time, without its
+// newline; `line` is valid during the call only. It must not throw, and
+// must not call the engine that is tracing.
+using TraceHandler = void (*)(const char* line, void* argument);
+
 inline constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
 
 // Settings of a channel; configure() may change them for later requests.
@@ -128,6 +133,9 @@ public:
   QIO_EXPORT std::error_code dump(std::FILE* out) const;
   // Traces every call and completion to stderr with hex dumps of the data.
   QIO_EXPORT void set_trace(bool enabled) noexcept;
+  // Sends the trace to `handler` (called with each line and `argument`)
+  // instead of stderr; a null handler restores stderr.
+  QIO_EXPORT void set_trace_handler(TraceHandler handler, void* argument) noexcept;
 
 private:
   friend struct detail::CApi;

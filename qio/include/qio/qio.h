@@ -52,8 +52,18 @@ typedef void (*qio_ast_fn)(int error_code, int channel, int operation,
 
 /* Non-zero: trace queued requests, configuration, every system call that
  * moved data (with a hex dump of the bytes), completions, errors, prunes and
- * terminations to stderr. Read at each call; qio_init() resets it to 0. */
+ * terminations to stderr, or to the handler qio_set_trace_handler() gave.
+ * Read at each call; qio_init() resets it to 0. */
 extern QIO_EXPORT int qio_util_debug;
+
+/* Sends the trace to `handler` instead of stderr, one line at a time
+ * without its newline, so a program can route it into its own log:
+ * handler(line, arg), where `line` is valid during the call only. NULL
+ * restores stderr. The handler must not call qio functions. qio_init()
+ * leaves it in place. */
+QIO_EXPORT void qio_set_trace_handler(void (*handler)(const char *line,
+                                                      void *arg),
+                                      void *arg);
 
 /* Discards every queue as qio_term() does (pending ASTs get ECANCELED) and
  * resets qio_util_debug to 0. Optional: the package starts initialised.
