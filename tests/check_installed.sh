@@ -61,6 +61,7 @@ check_cmake() {
 }
 
 check_man() {
+  [ "$#" -gt 0 ] || { echo "no man pages were built (pandoc missing?)"; exit 1; }
   man_dir=$(find "$root" -type d -path '*/man/man3' | head -n 1)
   [ -n "$man_dir" ] || { echo "no man3 folder was installed"; exit 1; }
   status=0
@@ -77,6 +78,8 @@ check_man() {
       echo "$page.3: $warnings"
       status=1
     fi
+    # whatis and apropos read the NAME line through lexgrog.
+    lexgrog "$file" >/dev/null || { echo "$page.3: no NAME line that whatis can read"; status=1; }
   done
   [ "$status" -eq 0 ] && echo "$# man pages render without warnings"
   return $status
