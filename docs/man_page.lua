@@ -1,6 +1,6 @@
 -- man_page.lua - pandoc filter that turns a docs/reference page (GitHub
 -- markdown) into a section 3 man page: pandoc -f gfm -t man -s
--- --lua-filter man_page.lua -M title=NAME [-M whatis="name \- summary"].
+-- --lua-filter man_page.lua -M title=NAME [-M summary="what it is"].
 
 -- The page's own "# name" heading is the man page's title (.TH, from the
 -- title metadata): it goes, and "## NAME" and the rest become sections.
@@ -20,9 +20,35 @@ function Link(link)
   end
 end
 
+-- Tables become tagged paragraphs, as man pages lay such lists out: tbl
+-- columns at 80 characters wrap text blocks badly (groff warns that it
+-- cannot adjust lines). The first cell is the tag; with more than two
+-- columns, each other cell is labelled with its column's heading.
+function Table(element)
+  local simple = pandoc.utils.to_simple_table(element)
+  local headings = {}
+  for column, heading in ipairs(simple.headers) do
+    headings[column] = pandoc.utils.blocks_to_inlines(heading)
+  end
+  local items = {}
+  for _, row in ipairs(simple.rows) do
+    local definition = {}
+    for column = 2, #row do
+      local text = pandoc.utils.blocks_to_inlines(row[column])
+      if #row > 2 then
+        local labelled = {pandoc.Emph(headings[column]), pandoc.Str(":"), pandoc.Space()}
+        text = pandoc.Inlines(labelled) .. text
+      end
+      table.insert(definition, pandoc.Plain(text))
+    end
+    table.insert(items, {pandoc.utils.blocks_to_inlines(row[1]), {definition}})
+  end
+  return pandoc.DefinitionList(items)
+end
+
 -- The NAME section in the form whatis and apropos parse,
 -- "name, name \- summary", in plain text. A page without one (the index)
--- gets it from the whatis metadata.
+-- gets it from the title and summary metadata.
 local function plain_name(paragraph)
   return paragraph:walk({
     Code = function(code) return pandoc.Str(code.text) end,
@@ -45,9 +71,11 @@ function Pandoc(document)
       in_name = false
     end
   end
-  if document.meta.whatis then
+  if document.meta.summary then
+    local line = pandoc.utils.stringify(document.meta.title):lower() .. " \\- " ..
+                 pandoc.utils.stringify(document.meta.summary)
     blocks:insert(1, pandoc.Header(1, "NAME"))
-    blocks:insert(2, pandoc.Para({pandoc.RawInline("man", pandoc.utils.stringify(document.meta.whatis))}))
+    blocks:insert(2, pandoc.Para({pandoc.RawInline("man", line)}))
   end
   return document
 end
