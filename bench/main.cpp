@@ -1,6 +1,6 @@
 // main.cpp - qio-bench: qio's queued output measured against the kernel's
 // limit, one write() per message, libevent and libuv, and xdr_glue against
-// libtirpc's xdrrec (issue 5).
+// libtirpc's xdrrec, judged against the targets of docs/performance.md.
 //
 // Exit status: 0 when every run's byte count verified, 1 when one did not
 // (or a case failed), 2 for a bad command line. Targets missed are reported,
@@ -31,7 +31,7 @@ Measures qio's queued output against the kernel's limit (blocking 64 KiB
 writes), one write() per message, libevent's bufferevent and libuv's uv_write,
 and xdr_glue's record streams against libtirpc's xdrrec, over an AF_UNIX
 socketpair and loopback TCP, and prints tables and the verdict on each
-target of issue 5. See docs/performance.md.
+performance target. See docs/performance.md.
 
   --quick        a few seconds in all (the test suite's smoke run); figures
                  are not meaningful, but every byte count and byte is checked

@@ -13,7 +13,7 @@ namespace bench {
 
 enum class Verdict { met, missed, not_measured };
 
-// One target of issue 5, judged against this run's figures.
+// One performance target, judged against this run's figures.
 struct TargetCheck {
   std::string target;
   std::string measured;

@@ -1,4 +1,4 @@
-// targets.cpp - issue 5's targets, judged against one run's figures.
+// targets.cpp - the performance targets, judged against one run's figures.
 //
 // Every throughput target is a ratio within one block of interleaved runs,
 // so the noise of a shared machine cancels as far as it can.
@@ -162,7 +162,7 @@ std::vector<TargetCheck> check_targets(const Results& results) {
 void print_targets(std::FILE* out, const std::vector<TargetCheck>& checks) {
   if (checks.empty())
     return;
-  fmt::print(out, "== targets (issue 5)\n");
+  fmt::print(out, "== targets\n");
   for (const TargetCheck& check : checks) {
     const char* verdict = check.verdict == Verdict::met      ? "met"
                           : check.verdict == Verdict::missed ? "MISSED"

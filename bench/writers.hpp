@@ -33,7 +33,7 @@ WriterResult run_writer(Implementation implementation, int fd, const Workload& w
 void wait_qio_writable();
 
 // Blocking write() of 64 KiB chunks: what the transport itself allows, as
-// issue 5 defines it; every "% of limit" is of this.
+// the performance targets define it; every "% of limit" is of this.
 WriterResult write_limit(int fd, const Workload& workload);
 // The same with 1 MiB chunks. Not a target's yardstick: it shows where
 // 64 KiB calls are not the transport's ceiling (TCP loopback, where each

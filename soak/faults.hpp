@@ -9,7 +9,7 @@
 #include <cstdint> // std::uint64_t
 #include <random>  // std::mt19937_64
 
-#include "qio/detail/system_calls.hpp"
+#include "system_calls.hpp" // qio/src: the SystemCalls seam
 
 namespace soak {
 

@@ -144,7 +144,7 @@ private:
 
 Soak::Soak(const Options& options)
     : options_(options), random_(options.seed), faulty_(options.seed ^ 0x5eed),
-      faulty_engine_(faulty_), c_api_queue_(make_c_api_queue()),
+      faulty_engine_(qio::detail::Seam::engine_over(faulty_)), c_api_queue_(make_c_api_queue()),
       engine_queue_(make_engine_queue(faulty_engine_)), scratch_(max_message),
       inbox_(max_message), world_{random_, figures_, scratch_, inbox_} {}
 

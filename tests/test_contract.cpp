@@ -1,4 +1,4 @@
-// test_contract.cpp - the behaviour contract of issue 2, point by point,
+// test_contract.cpp - qio's behaviour contract, point by point,
 // through the C API: order, exactly once, buffering, never blocking, never
 // SIGPIPE, sticky errors, re-entrancy, counting, gathering; then the memo's
 // sample, a 10 MB backlog, cancellation, pruning, qio_fdset and qio_wait.

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -961,6 +962,69 @@ TEST_CASE("set_trace prints calls, completions and hex dumps of the data to stde
     }
   }
   CHECK(engine.pending() == 0);
+}
+
+namespace {
+
+// A trace handler's log: every line it was given, in order.
+struct TraceLog {
+  std::vector<std::string> lines;
+  static void record(const char* line, void* log) {
+    static_cast<TraceLog*>(log)->lines.emplace_back(line);
+  }
+  bool has_line_containing(const std::string& text) const {
+    return std::any_of(lines.begin(), lines.end(), [&](const std::string& line) {
+      return line.find(text) != std::string::npos;
+    });
+  }
+};
+
+} // namespace
+
+TEST_CASE("set_trace_handler sends each engine's trace to its own handler, one line per call "
+          "without a newline",
+          "[engine][trace]") {
+  // The logs outlive the engines, whose destructors trace too.
+  TraceLog first_log;
+  TraceLog second_log;
+  Engine first;
+  Engine second;
+  first.set_trace_handler(TraceLog::record, &first_log);
+  second.set_trace_handler(TraceLog::record, &second_log);
+  FdPair first_pair = socket_pair();
+  FdPair second_pair = socket_pair();
+  const int first_fd = first_pair.local.get();
+  const int second_fd = second_pair.local.get();
+  REQUIRE_FALSE(first.configure(first_fd, {}));
+  REQUIRE_FALSE(second.configure(second_fd, {}));
+  first.set_trace(true);
+  second.set_trace(true);
+  const std::string text = "twenty bytes of text";
+  REQUIRE_FALSE(first.write(first_fd, bytes_of(text)));
+  first.flush();
+  REQUIRE_FALSE(second.write(second_fd, bytes_of("xy")));
+  second.flush();
+
+  CAPTURE(first_log.lines, second_log.lines);
+  CHECK(first_log.has_line_containing("write queued on channel " + std::to_string(first_fd)));
+  CHECK(first_log.has_line_containing("|twenty bytes of |")); // a hex dump's first line
+  CHECK(first_log.has_line_containing("|text|"));             // and its second
+  CHECK(second_log.has_line_containing("write queued on channel " + std::to_string(second_fd)));
+  CHECK(second_log.has_line_containing("|xy|"));
+  CHECK_FALSE(second_log.has_line_containing("twenty"));
+  for (const std::string& line : first_log.lines)
+    CHECK(line.find('\n') == std::string::npos);
+}
+
+TEST_CASE("a trace handler gets nothing while the trace is off", "[engine][trace]") {
+  TraceLog log;
+  Engine engine;
+  engine.set_trace_handler(TraceLog::record, &log);
+  FdPair pair = socket_pair();
+  REQUIRE_FALSE(engine.configure(pair.local.get(), {}));
+  REQUIRE_FALSE(engine.write(pair.local.get(), bytes_of("quiet")));
+  engine.flush();
+  CHECK(log.lines.empty());
 }
 
 TEST_CASE("dump prints each channel's settings and queued requests", "[engine][dump]") {

@@ -23,7 +23,7 @@
 #include <system_error>
 #include <vector>
 
-#include "qio/detail/system_calls.hpp"
+#include "system_calls.hpp" // qio/src: the SystemCalls seam
 #include "qio/engine.hpp"
 #include "support.hpp"
 
@@ -248,7 +248,7 @@ TEST_CASE("EINTR is retried at once, inside the same flush", "[faults]") {
   Recorder log;
   std::deque<Tagged> receivers{{&log, 0}, {&log, 1}};
   FaultySystemCalls seam;
-  Engine engine(seam);
+  Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = make_pair(kind);
   const int fd = pair.local.get();
   REQUIRE_FALSE(engine.configure(fd, {}));
@@ -282,7 +282,7 @@ TEST_CASE("EAGAIN and ENOBUFS mean later: nothing fails and the next flush sends
   Recorder log;
   Tagged receiver{&log, 0};
   FaultySystemCalls seam;
-  Engine engine(seam);
+  Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = make_pair(kind);
   const int fd = pair.local.get();
   REQUIRE_FALSE(engine.configure(fd, {}));
@@ -320,7 +320,7 @@ TEST_CASE("on a regular file a seek and a read wait for the writes queued before
   std::deque<Tagged> receivers{{&log, 0}, {&log, 1}, {&log, 2}};
   char buffer[32] = {};
   FaultySystemCalls seam;
-  Engine engine(seam);
+  Engine engine = qio::detail::Seam::engine_over(seam);
   qio_test::Fd file = qio_test::temporary_file();
   const int fd = file.get();
   REQUIRE_FALSE(engine.configure(fd, {}));
@@ -355,7 +355,7 @@ TEST_CASE("a short write resumes exactly where the kernel stopped", "[faults]") 
   Recorder log;
   std::deque<Tagged> receivers{{&log, 0}, {&log, 1}, {&log, 2}};
   FaultySystemCalls seam;
-  Engine engine(seam);
+  Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = make_pair(kind);
   const int fd = pair.local.get();
   const bool buffered = GENERATE(true, false);
@@ -392,7 +392,7 @@ TEST_CASE("many short writes in a row still deliver every byte once", "[faults]"
   Recorder log;
   Tagged receiver{&log, 0};
   FaultySystemCalls seam;
-  Engine engine(seam);
+  Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = make_pair(kind);
   const int fd = pair.local.get();
   REQUIRE_FALSE(engine.configure(fd, {}));
@@ -427,7 +427,7 @@ TEST_CASE("EPIPE and ECONNRESET fail the request and every later one, sticky unt
   Recorder log;
   std::deque<Tagged> receivers{{&log, 0}, {&log, 1}, {&log, 2}, {&log, 3}};
   FaultySystemCalls seam;
-  Engine engine(seam);
+  Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = make_pair(kind);
   const int fd = pair.local.get();
   REQUIRE_FALSE(engine.configure(fd, {}));
@@ -496,7 +496,7 @@ TEST_CASE("a write to a pipe with no reader completes with EPIPE; SIGPIPE is blo
   Recorder log;
   Tagged receiver{&log, 0};
   FaultySystemCalls seam;
-  Engine engine(seam);
+  Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = pipe_pair();
   const int fd = pair.local.get();
   REQUIRE_FALSE(engine.configure(fd, {}));
@@ -526,7 +526,7 @@ TEST_CASE("a socket is written with MSG_NOSIGNAL and MSG_DONTWAIT, no signal mas
   Recorder log;
   Tagged receiver{&log, 0};
   FaultySystemCalls seam;
-  Engine engine(seam);
+  Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = socket_pair();
   const int fd = pair.local.get();
   // Left blocking: MSG_DONTWAIT must keep each call from blocking.
@@ -551,7 +551,7 @@ TEST_CASE("a blocking pipe is polled before each write and offered at most PIPE_
   Recorder log;
   Tagged receiver{&log, 0};
   FaultySystemCalls seam;
-  Engine engine(seam);
+  Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = pipe_pair();
   const int fd = pair.local.get();
   REQUIRE_FALSE(engine.configure(fd, {false, true}));
@@ -582,7 +582,7 @@ TEST_CASE("one flush of 1000 small buffered writes needs about one call per 64 K
   const Kind kind = GENERATE(Kind::socket, Kind::pipe);
   CAPTURE(kind_name(kind));
   FaultySystemCalls seam;
-  Engine engine(seam);
+  Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = make_pair(kind);
   const int fd = pair.local.get();
   if (kind == Kind::socket) {
@@ -612,7 +612,7 @@ TEST_CASE("one flush of 1000 small buffered writes needs about one call per 64 K
 
 TEST_CASE("unbuffered writes are gathered up to IOV_MAX vectors a call", "[faults][gathering]") {
   FaultySystemCalls seam;
-  Engine engine(seam);
+  Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = socket_pair();
   const int fd = pair.local.get();
   const int size = 1 << 20;
@@ -716,7 +716,7 @@ TEST_CASE("under random partial writes, EINTR, EAGAIN and ENOBUFS every byte arr
   FaultySystemCalls seam;
   seam.random = &random;
   seam.fault_percent = 30;
-  Engine engine(seam);
+  Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = make_pair(kind);
   const int fd = pair.local.get();
   bool buffered = true;

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "engine_state.hpp" // FlushBudget: the limits the flush promises
-#include "qio/detail/system_calls.hpp"
+#include "system_calls.hpp"
 #include "qio/engine.hpp"
 #include "support.hpp"
 
@@ -131,7 +131,7 @@ TEST_CASE("a flush stops at its budget of reads while a peer floods the socket a
           "[qio][liveness][budget]") {
   const qio_test::Watchdog watchdog(60);
   CountingSystemCalls system;
-  qio::Engine engine(system);
+  qio::Engine engine = qio::detail::Seam::engine_over(system);
   qio_test::FdPair pair = qio_test::socket_pair();
   const int fd = pair.local.get();
   REQUIRE_FALSE(engine.configure(fd, {}));
@@ -161,7 +161,7 @@ TEST_CASE("a flush stops at its budget of reads while a peer floods the socket a
 TEST_CASE("a flush writes at most its byte budget to a regular file; wait() writes it all",
           "[qio][liveness][budget]") {
   CountingSystemCalls system;
-  qio::Engine engine(system);
+  qio::Engine engine = qio::detail::Seam::engine_over(system);
   Fd file = qio_test::temporary_file();
   const int fd = file.get();
   REQUIRE_FALSE(engine.configure(fd, {}));

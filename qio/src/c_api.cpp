@@ -73,7 +73,7 @@ template <class Call> int guarded(Call call) noexcept {
   } catch (const std::bad_alloc&) {
     result = ENOMEM;
   } catch (const std::exception&) {
-    result = EIO; // the trace output failed
+    result = EIO; // output could not be formatted
   }
   errno = saved_errno;
   return result;
@@ -161,6 +161,13 @@ void qio_ast(int error_code, int channel, int operation, char* buffer, int lengt
              channel, qio::detail::operation_name(op),
              qio::detail::error_text(qio::detail::error_of(error_code)), length,
              static_cast<const void*>(buffer), ast_arg);
+}
+
+void qio_set_trace_handler(void (*handler)(const char* line, void* arg), void* arg) {
+  guarded([=] {
+    engine().set_trace_handler(handler, arg);
+    return 0;
+  });
 }
 
 int qio_dump(FILE* out) {

@@ -11,7 +11,7 @@
 
 #include "callback.hpp"
 #include "output_queue.hpp"
-#include "qio/detail/system_calls.hpp"
+#include "system_calls.hpp"
 #include "qio/engine.hpp"
 #include "ring.hpp"
 #include "write_queue.hpp"

@@ -120,14 +120,13 @@ std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
     channels_by_fd_[static_cast<std::size_t>(fd)] = std::move(created);
   }
   if (trace_)
-    fmt::print(stderr,
-               "qio: configure channel {} ({}, {}blocking, {}buffered, "
-               "max_outstanding {}, max_queued_bytes {})\n",
-               fd, kind_name(channel.kind),
-               channel.descriptor_nonblocking ? "non-" : "",
-               options.buffered ? "" : "un",
-               limit_text(options.max_outstanding),
-               limit_text(options.max_queued_bytes));
+    trace_sink_.print("qio: configure channel {} ({}, {}blocking, {}buffered, "
+                      "max_outstanding {}, max_queued_bytes {})",
+                      fd, kind_name(channel.kind),
+                      channel.descriptor_nonblocking ? "non-" : "",
+                      options.buffered ? "" : "un",
+                      limit_text(options.max_outstanding),
+                      limit_text(options.max_queued_bytes));
   return {};
 }
 
@@ -206,10 +205,10 @@ template int EngineState::write_with_callback<CallbackAbi::cpp>(Channel&, const 
 
 // Out of line and exception-free: it sits on the enqueue path.
 void EngineState::trace_write(int fd, std::size_t bytes, bool with_callback) const noexcept {
-  const int saved_errno = errno;
-  std::fprintf(stderr, "qio: write queued on channel %d: %zu bytes%s\n", fd, bytes,
-               with_callback ? ", with AST" : "");
-  errno = saved_errno;
+  char line[96];
+  std::snprintf(line, sizeof line, "qio: write queued on channel %d: %zu bytes%s", fd, bytes,
+                with_callback ? ", with AST" : "");
+  trace_sink_.line(line);
 }
 
 std::error_code EngineState::enqueue_input(Channel& channel, const InputRequest& request) {
@@ -223,12 +222,12 @@ std::error_code EngineState::enqueue_input(Channel& channel, const InputRequest&
   ++pending_requests_;
   mark_pending(channel);
   if (trace_)
-    fmt::print(stderr, "qio: {} queued on channel {}: {} {}\n",
-               operation_name(request.operation), channel.fd,
-               request.operation == Operation::seek ? "offset" : "length",
-               request.operation == Operation::seek
-                   ? static_cast<long long>(request.offset)
-                   : static_cast<long long>(request.length));
+    trace_sink_.print("qio: {} queued on channel {}: {} {}",
+                      operation_name(request.operation), channel.fd,
+                      request.operation == Operation::seek ? "offset" : "length",
+                      request.operation == Operation::seek
+                          ? static_cast<long long>(request.offset)
+                          : static_cast<long long>(request.length));
   return {};
 }
 
@@ -342,14 +341,13 @@ bool EngineState::send_output(Channel& channel, FlushBudget& budget) {
       channel.write_error = result.error.value();
       channel.update_plain_writes();
       if (trace_)
-        fmt::print(stderr, "qio: channel {} write failed: {}\n", channel.fd,
-                   error_text(result.error));
+        trace_sink_.print("qio: channel {} write failed: {}", channel.fd,
+                          error_text(result.error));
       return true;
     }
     if (trace_) {
-      fmt::print(stderr, "qio: channel {} wrote {} bytes\n", channel.fd,
-                 result.bytes);
-      hex_dump(stderr, vectors, count, result.bytes);
+      trace_sink_.print("qio: channel {} wrote {} bytes", channel.fd, result.bytes);
+      hex_dump(trace_sink_, vectors, count, result.bytes);
     }
     channel.output.mark_sent(result.bytes);
     budget.spend_call(result.bytes);
@@ -488,8 +486,8 @@ bool EngineState::complete_next_input(Channel& channel, FlushBudget& budget) {
   --pending_requests_;
   const bool is_read = request.operation == Operation::read;
   if (trace_ && is_read && result.bytes > 0) {
-    fmt::print(stderr, "qio: channel {} read {} bytes\n", channel.fd, result.bytes);
-    hex_dump(stderr, request.buffer, result.bytes);
+    trace_sink_.print("qio: channel {} read {} bytes", channel.fd, result.bytes);
+    hex_dump(trace_sink_, request.buffer, result.bytes);
   }
   notices_.push_back({{result.error, channel.fd, request.operation,
                        is_read ? request.buffer : nullptr, is_read ? result.bytes : 0},
@@ -501,7 +499,7 @@ bool EngineState::complete_next_input(Channel& channel, FlushBudget& budget) {
 
 void EngineState::deliver(const Notice& notice) {
   if (trace_)
-    trace_completion(notice.completion);
+    trace_completion(trace_sink_, notice.completion);
   if (notice.callback)
     notice.callback.invoke(notice.abi, notice.completion);
 }
@@ -615,8 +613,8 @@ std::error_code EngineState::prune(int fd) {
   // Bytes of cancelled buffered writes stay alive until their callbacks ran.
   channel->output.truncate(kept_end, dropped);
   if (trace_)
-    fmt::print(stderr, "qio: prune channel {}: {} request(s) cancelled\n", fd,
-               before - channel->pending_requests());
+    trace_sink_.print("qio: prune channel {}: {} request(s) cancelled", fd,
+                      before - channel->pending_requests());
   delivery.run();
   return {};
 }
@@ -638,7 +636,7 @@ std::error_code EngineState::terminate(int fd) {
   // own channel): the object lives until the outermost dispatch returns.
   retire(std::move(detached));
   if (trace_)
-    fmt::print(stderr, "qio: terminate channel {}: {} request(s) cancelled\n", fd, cancelled);
+    trace_sink_.print("qio: terminate channel {}: {} request(s) cancelled", fd, cancelled);
   delivery.run();
   return {};
 }
@@ -789,5 +787,8 @@ std::size_t Engine::fill_pollfds(std::span<pollfd> fds) const noexcept {
 }
 std::error_code Engine::dump(std::FILE* out) const { return state_->dump(out); }
 void Engine::set_trace(bool enabled) noexcept { state_->set_trace(enabled); }
+void Engine::set_trace_handler(TraceHandler handler, void* argument) noexcept {
+  state_->set_trace_handler(handler, argument);
+}
 
 } // namespace qio

@@ -17,6 +17,7 @@
 
 #include "callback.hpp"
 #include "channel.hpp"
+#include "trace.hpp"
 
 namespace qio::detail {
 
@@ -84,6 +85,9 @@ public:
   // The C API follows qio_util_debug with this at every call.
   void set_trace(bool enabled) noexcept { trace_ = enabled; }
   bool tracing() const noexcept { return trace_; }
+  void set_trace_handler(TraceHandler handler, void* argument) noexcept {
+    trace_sink_.set_handler(handler, argument);
+  }
 
 private:
   // Calls `visit(channel)` for each channel with pending writes.
@@ -145,6 +149,7 @@ private:
   std::vector<std::unique_ptr<Channel>> retired_;
   int dispatch_depth_ = 0;
   bool trace_ = false;
+  TraceSink trace_sink_; // where the trace goes while trace_ is on
 };
 
 // Whether the channel may take one more request of `bytes` output bytes:

@@ -1,5 +1,5 @@
 // system_calls.cpp - the real kernel behind the SystemCalls seam.
-#include "qio/detail/system_calls.hpp"
+#include "system_calls.hpp"
 
 #include <fcntl.h>   // fcntl
 #include <pthread.h> // pthread_sigmask

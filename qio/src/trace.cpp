@@ -5,10 +5,22 @@
 
 #include <algorithm> // std::min
 #include <cctype>    // std::isprint
+#include <cerrno>    // errno, kept across the stderr write
+#include <cstdio>    // std::fprintf, stderr
 
 namespace qio::detail {
 
-void hex_dump(std::FILE* out, const char* bytes, std::size_t length) {
+void TraceSink::line(const char* text) const noexcept {
+  if (handler_ != nullptr) {
+    handler_(text, argument_);
+    return;
+  }
+  const int saved_errno = errno;
+  std::fprintf(stderr, "%s\n", text);
+  errno = saved_errno;
+}
+
+void hex_dump(const TraceSink& trace, const char* bytes, std::size_t length) {
   constexpr std::size_t per_line = 16;
   for (std::size_t line = 0; line < length; line += per_line) {
     const std::size_t count = std::min(per_line, length - line);
@@ -23,15 +35,15 @@ void hex_dump(std::FILE* out, const char* bytes, std::size_t length) {
         hex += "   ";
       }
     }
-    fmt::print(out, "  {:08x}  {} |{}|\n", line, hex, text);
+    trace.print("  {:08x}  {} |{}|", line, hex, text);
   }
 }
 
-void hex_dump(std::FILE* out, const iovec* vectors, int count,
+void hex_dump(const TraceSink& trace, const iovec* vectors, int count,
               std::size_t bytes) {
   for (int i = 0; i < count && bytes > 0; ++i) {
     const std::size_t length = std::min(bytes, vectors[i].iov_len);
-    hex_dump(out, static_cast<const char*>(vectors[i].iov_base), length);
+    hex_dump(trace, static_cast<const char*>(vectors[i].iov_base), length);
     bytes -= length;
   }
 }
@@ -53,10 +65,10 @@ std::string error_text(const std::error_code& error) {
                : std::string("ok");
 }
 
-void trace_completion(const Completion& completion) {
-  fmt::print(stderr, "qio: channel {} {} completed: {}, length {}\n",
-             completion.channel, operation_name(completion.operation),
-             error_text(completion.error), completion.length);
+void trace_completion(const TraceSink& trace, const Completion& completion) {
+  trace.print("qio: channel {} {} completed: {}, length {}", completion.channel,
+              operation_name(completion.operation), error_text(completion.error),
+              completion.length);
 }
 
 } // namespace qio::detail

@@ -11,7 +11,7 @@ usage: rpc_server_check.py QIO_RPC_DEMO RPCINFO
 3. Runs the client session against it: `qio-rpc-demo client --port N`.
 4. Stops it with SIGTERM: it must print its summary and exit 0.
 5. If an rpcbind runs on this machine, also starts `server --register` and
-   checks the command of issue 4, `rpcinfo -n N -t 127.0.0.1 824377345 1`,
+   checks `rpcinfo -n N -t 127.0.0.1 824377345 1` (docs/demos.md),
    then that stopping the server removes the registration.
 Every server started is killed with its process group whatever happens.
 """

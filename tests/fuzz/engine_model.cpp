@@ -14,7 +14,7 @@
 #include <memory>
 #include <vector>
 
-#include "qio/detail/system_calls.hpp"
+#include "system_calls.hpp" // qio/src: the SystemCalls seam
 #include "qio/engine.hpp"
 
 namespace qio_fuzz {
@@ -145,7 +145,7 @@ public:
 
   std::string run() {
     {
-      qio::Engine engine(kernel_);
+      qio::Engine engine = qio::detail::Seam::engine_over(kernel_);
       engine_ = &engine;
       while (position_ < size_ && problem_.empty())
         step();

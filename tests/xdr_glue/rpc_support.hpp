@@ -268,8 +268,10 @@ public:
     thread_ = std::thread([this] { run(); });
   }
   ~ServerThread() {
-    const char stop = 's';
-    static_cast<void>(::write(stop_write_.get(), &stop, 1));
+    // Closing the pipe's write end is the stop signal: the thread's select
+    // sees the read end at end of file. Unlike a byte written, it cannot
+    // fail and leave the join waiting forever.
+    stop_write_ = Fd();
     thread_.join();
     server_.reset();
   }

@@ -199,7 +199,7 @@ TEST_CASE("rpcinfo -a 127.0.0.1.H.L -T tcp PROG VERS gets a NULLPROC answer",
   CHECK(all_versions.output.find("version 3 ready and waiting") != std::string::npos);
 }
 
-// The issue's own form. This rpcinfo looks the program up in rpcbind first
+// The form docs/xdr.md gives. This rpcinfo looks the program up in rpcbind first
 // whatever -n says, so the server registers there (as a libtirpc server
 // would with svc_register) and rpcbind must run: scripts/run starts it.
 // rpcinfo takes the program number in decimal (hex is "unknown").

@@ -18,11 +18,14 @@
 #include <span>         // std::span, request buffers
 #include <system_error> // std::error_code, every fallible call
 
+#include "qio/export.h" // QIO_EXPORT, what libqio exports
+
 namespace qio {
 
 namespace detail {
 class SystemCalls;
 class EngineState;
+struct Seam;
 } // namespace detail
 
 // Operation codes; the values match QIO_READ, QIO_WRITE and QIO_SEEK.
@@ -58,6 +61,11 @@ struct Callback {
   }
 };
 
+// Receives the engine's trace (set_trace) one line at a time, without its
+// newline; `line` is valid during the call only. It must not throw, and
+// must not call the engine that is tracing.
+using TraceHandler = void (*)(const char* line, void* argument);
+
 inline constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
 
 // Settings of a channel; configure() may change them for later requests.
@@ -70,65 +78,71 @@ struct ChannelOptions {
 
 class Engine {
 public:
-  // The engine makes every system call through `system_calls` (tests pass
-  // one that injects faults); it must outlive the engine.
-  Engine();
-  explicit Engine(detail::SystemCalls& system_calls);
+  QIO_EXPORT Engine();
   // Cancels every pending request (callbacks get ECANCELED).
-  ~Engine();
+  QIO_EXPORT ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
   // Makes open descriptor `fd` a channel or changes its options; clears a
   // sticky write error. Errors: EBADF (not open), EINVAL (a limit of 0).
-  std::error_code configure(int fd, const ChannelOptions& options);
+  QIO_EXPORT std::error_code configure(int fd, const ChannelOptions& options);
 
   // Queues a write. Errors: EBADF (not a channel), EINVAL (null data with a
   // non-zero size, or a size the system could never write), EAGAIN (a limit
   // reached, nothing queued), ENOMEM, or the channel's sticky write error.
-  std::error_code write(int fd, std::span<const char> data,
-                        Callback callback = {});
+  QIO_EXPORT std::error_code write(int fd, std::span<const char> data,
+                                   Callback callback = {});
   // Queues a read into `buffer` (kept until the callback). Completes with
   // at least one byte, or 0 bytes at end of file, or an error.
-  std::error_code read(int fd, std::span<char> buffer, Callback callback = {});
+  QIO_EXPORT std::error_code read(int fd, std::span<char> buffer, Callback callback = {});
   // Queues a move to absolute `offset` (ESPIPE on a pipe or socket).
-  std::error_code seek(int fd, off_t offset, Callback callback = {});
+  QIO_EXPORT std::error_code seek(int fd, off_t offset, Callback callback = {});
 
   // Moves whatever the descriptors take now, never blocking; runs the
   // callbacks of completed requests in request order. flush() visits only
   // channels with pending work. flush(fd): EBADF if not a channel.
-  void flush();
-  std::error_code flush(int fd);
+  QIO_EXPORT void flush();
+  QIO_EXPORT std::error_code flush(int fd);
   // Flushes `fd`, polling for readiness, until nothing is pending on it or
   // `timeout_ms` passes (ETIMEDOUT); -1 means no limit.
-  std::error_code wait(int fd, int timeout_ms);
+  QIO_EXPORT std::error_code wait(int fd, int timeout_ms);
 
-  std::size_t pending() const noexcept;       // all channels, O(1)
-  std::size_t pending(int fd) const noexcept; // 0 if not a channel
-  bool is_channel(int fd) const noexcept;
+  QIO_EXPORT std::size_t pending() const noexcept;       // all channels, O(1)
+  QIO_EXPORT std::size_t pending(int fd) const noexcept; // 0 if not a channel
+  QIO_EXPORT bool is_channel(int fd) const noexcept;
   // The channel's options; EBADF if not a channel.
-  std::error_code options(int fd, ChannelOptions& out) const;
+  QIO_EXPORT std::error_code options(int fd, ChannelOptions& out) const;
 
   // Cancels queued requests except a partly written write. EBADF.
-  std::error_code prune(int fd);
+  QIO_EXPORT std::error_code prune(int fd);
   // Removes a channel (or all): callbacks get ECANCELED; the descriptor is
   // left open and unchanged. terminate(fd): EBADF if not a channel.
-  std::error_code terminate(int fd);
-  void terminate();
+  QIO_EXPORT std::error_code terminate(int fd);
+  QIO_EXPORT void terminate();
 
   // Adds channels with pending output below FD_SETSIZE to `write_mask`;
   // returns the highest added + 1, or 0.
-  int fill_fdset(fd_set& write_mask) const noexcept;
+  QIO_EXPORT int fill_fdset(fd_set& write_mask) const noexcept;
   // Fills `fds` with channels that have pending output (POLLOUT), any
   // descriptor number; returns how many have it (more than fds.size()
   // means the span was too small and only its size were filled).
-  std::size_t fill_pollfds(std::span<pollfd> fds) const noexcept;
+  QIO_EXPORT std::size_t fill_pollfds(std::span<pollfd> fds) const noexcept;
   // Prints settings and queued requests; returns an error if `out` failed.
-  std::error_code dump(std::FILE* out) const;
+  QIO_EXPORT std::error_code dump(std::FILE* out) const;
   // Traces every call and completion to stderr with hex dumps of the data.
-  void set_trace(bool enabled) noexcept;
+  QIO_EXPORT void set_trace(bool enabled) noexcept;
+  // Sends the trace to `handler` (called with each line and `argument`)
+  // instead of stderr; a null handler restores stderr.
+  QIO_EXPORT void set_trace_handler(TraceHandler handler, void* argument) noexcept;
 
 private:
+  friend struct detail::Seam;
+  // The engine makes every system call through `system_calls` (the
+  // fault-injection tests pass one that injects faults); it must outlive
+  // the engine. Internal: libqio does not export it.
+  explicit Engine(detail::SystemCalls& system_calls);
+
   std::unique_ptr<detail::EngineState> state_;
 };
 

@@ -26,6 +26,9 @@
 #include <sys/select.h> /* fd_set, for qio_fdset */
 #include <sys/types.h>  /* off_t, for qio_seek */
 
+#include "qio/export.h"  /* QIO_EXPORT, what libqio exports */
+#include "qio/version.h" /* QIO_VERSION_MAJOR, _MINOR, _PATCH, _STRING */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -49,13 +52,23 @@ typedef void (*qio_ast_fn)(int error_code, int channel, int operation,
 
 /* Non-zero: trace queued requests, configuration, every system call that
  * moved data (with a hex dump of the bytes), completions, errors, prunes and
- * terminations to stderr. Read at each call; qio_init() resets it to 0. */
-extern int qio_util_debug;
+ * terminations to stderr, or to the handler qio_set_trace_handler() gave.
+ * Read at each call; qio_init() resets it to 0. */
+extern QIO_EXPORT int qio_util_debug;
+
+/* Sends the trace to `handler` instead of stderr, one line at a time
+ * without its newline, so a program can route it into its own log:
+ * handler(line, arg), where `line` is valid during the call only. NULL
+ * restores stderr. The handler must not call qio functions. qio_init()
+ * leaves it in place. */
+QIO_EXPORT void qio_set_trace_handler(void (*handler)(const char *line,
+                                                      void *arg),
+                                      void *arg);
 
 /* Discards every queue as qio_term() does (pending ASTs get ECANCELED) and
  * resets qio_util_debug to 0. Optional: the package starts initialised.
  * Returns 0. */
-int qio_init(void);
+QIO_EXPORT int qio_init(void);
 
 /* Makes an open descriptor a channel, or changes an existing channel's
  * settings for requests queued from now on.
@@ -66,8 +79,8 @@ int qio_init(void);
  * Clears a sticky write error (see qio_write).
  * Errors: EINVAL (max_outstanding is 0 or below -1, checked first), EBADF
  * (descriptor not open), or another errno from fcntl(2)/fstat(2). */
-int qio_configure(int channel, int nonblocking, int buffered,
-                  int max_outstanding);
+QIO_EXPORT int qio_configure(int channel, int nonblocking, int buffered,
+                             int max_outstanding);
 
 /* Queues a read of up to `length` bytes into `buffer`, which must stay
  * valid until the AST. The request completes when at least one byte was
@@ -76,12 +89,13 @@ int qio_configure(int channel, int nonblocking, int buffered,
  * A zero-length read completes with length 0 when its turn comes.
  * Errors: EBADF (not configured), EINVAL (length < 0, or NULL buffer with
  * length > 0), EAGAIN (queue full: max_outstanding), ENOMEM. */
-int qio_read(int channel, char *buffer, int length, qio_ast_fn ast,
-             void *ast_arg);
+QIO_EXPORT int qio_read(int channel, char *buffer, int length, qio_ast_fn ast,
+                        void *ast_arg);
 
 /* Queues a move to absolute byte `offset`. On a descriptor that cannot seek
  * the AST gets ESPIPE. Errors: EBADF, EINVAL (offset < 0), EAGAIN, ENOMEM. */
-int qio_seek(int channel, off_t offset, qio_ast_fn ast, void *ast_arg);
+QIO_EXPORT int qio_seek(int channel, off_t offset, qio_ast_fn ast,
+                        void *ast_arg);
 
 /* Queues a write of `length` bytes and returns at once. A zero-length
  * write is legal and completes with length 0.
@@ -89,48 +103,52 @@ int qio_seek(int channel, off_t offset, qio_ast_fn ast, void *ast_arg);
  * length > 0), EAGAIN (queue holds max_outstanding requests; nothing was
  * queued), ENOMEM (no memory for the copy), or, after a hard write error
  * on the channel, that error (sticky until qio_configure or qio_termc). */
-int qio_write(int channel, const char *buffer, int length, qio_ast_fn ast,
-              void *ast_arg);
+QIO_EXPORT int qio_write(int channel, const char *buffer, int length,
+                         qio_ast_fn ast, void *ast_arg);
 
 /* Tries to complete pending requests on every channel with work, without
  * blocking, calling ASTs in request order. Returns 0. */
-int qio_flush(void);
+QIO_EXPORT int qio_flush(void);
 
 /* The same for one channel. Errors: EBADF (not configured). */
-int qio_flushc(int channel);
+QIO_EXPORT int qio_flushc(int channel);
 
 /* Requests not yet completed, on all channels. */
-int qio_pend(void);
+QIO_EXPORT int qio_pend(void);
 
 /* Requests not yet completed on one channel (0 if not configured). */
-int qio_pendc(int channel);
+QIO_EXPORT int qio_pendc(int channel);
 
 /* Removes every channel: pending requests' ASTs get ECANCELED (a partly
  * written request reports the bytes already written as its length).
  * Descriptors are neither closed nor changed. Channels that ASTs configure
  * during the call stay configured. Returns 0. */
-int qio_term(void);
+QIO_EXPORT int qio_term(void);
 
 /* The same for one channel; afterwards it is no longer configured.
  * Errors: EBADF (not configured). */
-int qio_termc(int channel);
+QIO_EXPORT int qio_termc(int channel);
 
 /* A sample AST: prints one line per completion to stderr. */
-void qio_ast(int error_code, int channel, int operation, char *buffer,
-             int length, void *ast_arg);
+QIO_EXPORT void qio_ast(int error_code, int channel, int operation,
+                        char *buffer, int length, void *ast_arg);
 
 /* Prints every channel's settings and queued requests to `out` (NULL:
  * stdout). Returns 0, or EIO if writing to `out` failed. */
-int qio_dump(FILE *out);
+QIO_EXPORT int qio_dump(FILE *out);
 
 /* Beyond the 1991 package. */
+
+/* The version of the library the program runs with, as "MAJOR.MINOR.PATCH"
+ * (QIO_VERSION_STRING is the version of the headers it was built with). */
+QIO_EXPORT const char *qio_version(void);
 
 /* Cancels (ECANCELED) every queued request of the channel except a write
  * already partly written, which stays so the byte stream is not cut
  * mid-request; the peer sees it whole, then only later writes. The removed
  * requests' ASTs run at once, so they come before the kept write's: the one
  * exception to request order. Errors: EBADF (not configured). */
-int qio_prune(int channel);
+QIO_EXPORT int qio_prune(int channel);
 
 /* Flushes the channel, waiting with poll(2) for it to become ready, until
  * nothing is pending on it or `timeout_ms` milliseconds pass (ETIMEDOUT).
@@ -139,7 +157,7 @@ int qio_prune(int channel);
  * Errors: EBADF (not configured), EINVAL (timeout_ms < -1), EDEADLK (called
  * from an AST while that channel's own flush is running: it could never
  * finish). */
-int qio_wait(int channel, int timeout_ms);
+QIO_EXPORT int qio_wait(int channel, int timeout_ms);
 
 /* Adds to *write_mask every channel with pending output, so a select loop
  * can wait for writability, and returns the highest descriptor added + 1
@@ -147,7 +165,7 @@ int qio_wait(int channel, int timeout_ms);
  * are skipped, not counted in the return value, and must be flushed by
  * other means (call qio_flush every tick, or use poll). Returns -1 with
  * errno EINVAL if write_mask is NULL. */
-int qio_fdset(fd_set *write_mask);
+QIO_EXPORT int qio_fdset(fd_set *write_mask);
 
 /* The poll(2) form of qio_fdset, for any descriptor number: fills up to
  * `capacity` entries of `fds` with the channels that have pending output
@@ -156,7 +174,7 @@ int qio_fdset(fd_set *write_mask);
  * the first `capacity` were filled; call again with a larger one.
  * Returns -1 with errno EINVAL if capacity < 0, or fds is NULL and
  * capacity > 0. */
-int qio_pollfds(struct pollfd *fds, int capacity);
+QIO_EXPORT int qio_pollfds(struct pollfd *fds, int capacity);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,8 @@
 #include <system_error> // std::error_code, the stream's status
 #include <vector>       // std::vector, record storage
 
+#include "xdr_glue/export.h" // XDR_GLUE_EXPORT, what libxdr_glue exports
+
 namespace xdr_glue {
 
 // The default and usual maximum record size: 1 MiB.
@@ -65,23 +67,23 @@ private:
 
 class RecordAssembler {
 public:
-  explicit RecordAssembler(ReaderLimits limits = {});
+  XDR_GLUE_EXPORT explicit RecordAssembler(ReaderLimits limits = {});
 
   // Takes stream bytes. Returns how many it used: all of them, unless the
   // stream has failed (see status()), after which it takes no more.
   // Throws std::bad_alloc if record storage (at most max_record per record
   // plus the records not yet taken) cannot be allocated.
-  std::size_t feed(std::span<const char> bytes);
+  XDR_GLUE_EXPORT std::size_t feed(std::span<const char> bytes);
 
   // The input has ended. Between records the stream's status becomes
   // ENODATA (a clean end); inside a record, EPIPE (truncated), and the
   // partial record is discarded, never handed out.
-  void end_of_input() noexcept;
+  XDR_GLUE_EXPORT void end_of_input() noexcept;
 
   // The input failed for a reason outside the record format, for example
   // a read error: the status becomes `cause` (if no status was set yet)
   // and the partial record is discarded.
-  void stop(std::error_code cause) noexcept;
+  XDR_GLUE_EXPORT void stop(std::error_code cause) noexcept;
 
   // Moves the oldest complete record into `record`. Returns:
   //   {}        a record was moved;
@@ -91,7 +93,7 @@ public:
   //             (end of input inside a record), EMSGSIZE (record larger
   //             than max_record), EPROTO (more than max_fragments
   //             fragments), or the cause given to stop().
-  std::error_code next(std::vector<char>& record);
+  XDR_GLUE_EXPORT std::error_code next(std::vector<char>& record);
 
   // {} while the stream is open, else its final status (see next()).
   std::error_code status() const noexcept { return status_; }

@@ -25,6 +25,7 @@
 #include <system_error> // std::error_code
 #include <vector>       // std::vector, records and the read buffer
 
+#include "xdr_glue/export.h" // XDR_GLUE_EXPORT, what libxdr_glue exports
 #include "xdr_glue/record_assembler.hpp"
 
 namespace xdr_glue {
@@ -33,14 +34,15 @@ namespace xdr_glue {
 // after what `decode` consumed are ignored, as libtirpc's servers do.
 // Returns {} or EBADMSG when `decode` fails; then `object` has already been
 // released with xdr_free, so the caller has nothing to free.
-std::error_code decode_record(std::span<char> record, xdrproc_t decode, void* object);
+XDR_GLUE_EXPORT std::error_code decode_record(std::span<char> record, xdrproc_t decode,
+                                              void* object);
 
 class RecordReader {
 public:
   // `fd` may be any readable descriptor (a socket, pipe, FIFO...), whether
   // or not it is a qio channel and whether or not it is O_NONBLOCK: the
   // reader never waits for it. The reader does not own or close `fd`.
-  explicit RecordReader(int fd, ReaderLimits limits = {});
+  XDR_GLUE_EXPORT explicit RecordReader(int fd, ReaderLimits limits = {});
 
   // Reads what the descriptor holds now, without blocking, until it would
   // block, the input ends or fails, or the complete records not yet taken
@@ -49,18 +51,18 @@ public:
   // stream is open, else its final status (as RecordAssembler::next
   // describes it; a read error is reported as its errno value). Records
   // completed before the end are still handed out by next().
-  std::error_code fill();
+  XDR_GLUE_EXPORT std::error_code fill();
 
   // Moves the next complete record into `record`; results as
   // RecordAssembler::next: {}, EAGAIN, or the final status.
-  std::error_code next(std::vector<char>& record);
+  XDR_GLUE_EXPORT std::error_code next(std::vector<char>& record);
 
   // Takes the next complete record and decodes it into `object`, which
   // should start zeroed. Returns {}, EAGAIN (no whole record yet), EBADMSG
   // (the record did not decode: it is consumed, `object` is already freed,
   // and the next record may still be good), or the final status. After {}
   // the caller owns what `decode` allocated: release it with xdr_free.
-  std::error_code decode(xdrproc_t decode, void* object);
+  XDR_GLUE_EXPORT std::error_code decode(xdrproc_t decode, void* object);
 
   const RecordAssembler& assembler() const noexcept { return assembler_; }
   int fd() const noexcept { return fd_; }

@@ -25,6 +25,7 @@
 #include <system_error> // std::error_code
 
 #include "qio/engine.hpp"
+#include "xdr_glue/export.h" // XDR_GLUE_EXPORT, what libxdr_glue exports
 
 namespace xdr_glue {
 
@@ -40,43 +41,43 @@ public:
   // out as several fragments. Throws std::bad_alloc if libtirpc cannot
   // allocate the stream. The channel need not be configured yet, but
   // records fail with EBADF until it is.
-  RecordWriter(qio::Engine& engine, int fd, unsigned send_size = 0);
+  XDR_GLUE_EXPORT RecordWriter(qio::Engine& engine, int fd, unsigned send_size = 0);
   // Destroys the xdrrec stream; bytes already queued still go out (they
   // belong to the engine's queue), bytes of an unfinished record do not.
-  ~RecordWriter();
+  XDR_GLUE_EXPORT ~RecordWriter();
   RecordWriter(const RecordWriter&) = delete;
   RecordWriter& operator=(const RecordWriter&) = delete;
 
   // Encodes `object` with `encode` and queues it as one record. The object
   // is encoded in memory first, so a failing encoder queues nothing.
   // Errors: EINVAL (`encode` returned FALSE), or those of write_record.
-  std::error_code write_record(xdrproc_t encode, void* object);
+  XDR_GLUE_EXPORT std::error_code write_record(xdrproc_t encode, void* object);
 
   // Queues already-encoded bytes as one record. Errors: EINVAL (more than
   // 4 GiB), ENOMEM, EBADF (not a channel), EAGAIN (a limit of the channel
   // was reached), the channel's sticky write error. A failure after part of
   // a record was queued leaves the stream unusable: close the connection.
-  std::error_code write_record(std::span<const char> encoded);
+  XDR_GLUE_EXPORT std::error_code write_record(std::span<const char> encoded);
 
   // The xdrrec stream itself (XDR_ENCODE), for encoding piece by piece;
   // end each record with end_record().
   XDR* xdr() noexcept { return &stream_; }
   // Ends the current record and queues what remains of it
   // (xdrrec_endofrecord(xdr(), TRUE)). Errors as write_record.
-  std::error_code end_record();
+  XDR_GLUE_EXPORT std::error_code end_record();
 
   // Drops queued records that have not started to go out, never part of a
   // record: a stalled peer resumes on a record boundary, and later records
   // follow the ones kept. Sets `records_dropped` if not null. Other
   // requests on the channel are cancelled too (qio::Engine::prune), so a
   // channel carrying records should carry nothing else. Errors: EBADF.
-  std::error_code prune(std::size_t* records_dropped = nullptr);
+  XDR_GLUE_EXPORT std::error_code prune(std::size_t* records_dropped = nullptr);
 
   // Bytes queued on the channel and not yet written.
-  std::size_t queued_bytes() const noexcept;
+  XDR_GLUE_EXPORT std::size_t queued_bytes() const noexcept;
   // The first error a queued write completed with (EPIPE, ECONNRESET...),
   // or {}: once set, the peer is gone or the stream is broken.
-  std::error_code error() const noexcept;
+  XDR_GLUE_EXPORT std::error_code error() const noexcept;
 
 private:
   // xdrrec's writer and reader callbacks; `writer` is this object.

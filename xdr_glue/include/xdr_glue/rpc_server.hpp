@@ -52,6 +52,7 @@
 #include <vector>       // std::vector, listening descriptors
 
 #include "qio/engine.hpp"
+#include "xdr_glue/export.h"           // XDR_GLUE_EXPORT, what libxdr_glue exports
 #include "xdr_glue/record_assembler.hpp" // default_max_record
 
 namespace xdr_glue::rpc {
@@ -123,17 +124,17 @@ class Server {
 public:
   // `engine` must outlive the server; the server configures its client
   // channels on it (non-blocking, unbuffered: replies are already copies).
-  explicit Server(qio::Engine& engine, ServerOptions options = {});
+  XDR_GLUE_EXPORT explicit Server(qio::Engine& engine, ServerOptions options = {});
   // Cancels queued replies and closes every client connection; listening
   // descriptors are left to the caller.
-  ~Server();
+  XDR_GLUE_EXPORT ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
   // Registers a procedure. Errors: EINVAL (a null xdrproc_t or handler),
   // EEXIST (already registered).
-  std::error_code add_procedure(rpcprog_t program, rpcvers_t version, rpcproc_t procedure,
-                                Procedure registration);
+  XDR_GLUE_EXPORT std::error_code add_procedure(rpcprog_t program, rpcvers_t version,
+                                                rpcproc_t procedure, Procedure registration);
 
   // The typed form: Arguments and Result are the rpcgen types the two
   // xdrproc_t handle (Void for none), and `handler` is callable as
@@ -147,31 +148,31 @@ public:
   // socket, made O_NONBLOCK here) whenever process() finds it readable.
   // The descriptor stays the caller's. Errors: EBADF, EINVAL (not below
   // FD_SETSIZE), EEXIST.
-  std::error_code add_listener(int listening_fd);
+  XDR_GLUE_EXPORT std::error_code add_listener(int listening_fd);
 
   // Serves an already connected stream socket; the server owns it from
   // now on and closes it when done. Errors (the descriptor is then left
   // to the caller): EBADF, EINVAL (not below FD_SETSIZE), EEXIST,
   // ECONNREFUSED (max_connections reached), ENOMEM.
-  std::error_code add_connection(int connected_fd);
+  XDR_GLUE_EXPORT std::error_code add_connection(int connected_fd);
 
   // Adds to `readable` the listeners and the clients whose calls the
   // server will read now, and to `writable` every channel of the engine
   // with output pending. Returns the highest descriptor added + 1 (the
   // first argument of select), or 0.
-  int fill_fdsets(fd_set& readable, fd_set& writable) const;
+  XDR_GLUE_EXPORT int fill_fdsets(fd_set& readable, fd_set& writable) const;
 
   // Accepts clients, reads and answers calls from the descriptors set in
   // `readable`, answers calls already read, sends queued replies, and
   // closes finished connections. Never blocks.
-  void process(const fd_set& readable);
+  XDR_GLUE_EXPORT void process(const fd_set& readable);
 
   // Calls already read and waiting to be answered: when true, the next
   // select should not wait (give it a zero timeout).
-  bool has_pending_calls() const noexcept;
+  XDR_GLUE_EXPORT bool has_pending_calls() const noexcept;
   std::size_t connection_count() const noexcept { return connections_.size(); }
   // Reply bytes queued for all clients and not yet sent.
-  std::size_t queued_reply_bytes() const noexcept;
+  XDR_GLUE_EXPORT std::size_t queued_reply_bytes() const noexcept;
 
 private:
   struct Connection;

@@ -15,12 +15,14 @@
 
 #include <cstdint> // std::uint16_t
 
+#include "xdr_glue/export.h" // XDR_GLUE_EXPORT, what libxdr_glue exports
+
 namespace xdr_glue::rpc {
 
 // True if an rpcbind answers on this machine (its Unix socket, or TCP port
 // 111 on 127.0.0.1). Checked first because libtirpc's registration calls
 // wait for seconds when there is none.
-bool rpcbind_is_running();
+XDR_GLUE_EXPORT bool rpcbind_is_running();
 
 class RpcbindRegistration {
 public:
@@ -29,9 +31,10 @@ public:
   // rpcb_set with an address of its own rather than pmap_set, which leaks
   // the address it builds (libtirpc 1.3.3). Throws std::runtime_error if
   // rpcbind is not running or refuses.
-  RpcbindRegistration(rpcprog_t program, rpcvers_t version, std::uint16_t port);
+  XDR_GLUE_EXPORT RpcbindRegistration(rpcprog_t program, rpcvers_t version,
+                                      std::uint16_t port);
   // Unregisters (program, version).
-  ~RpcbindRegistration();
+  XDR_GLUE_EXPORT ~RpcbindRegistration();
   RpcbindRegistration(const RpcbindRegistration&) = delete;
   RpcbindRegistration& operator=(const RpcbindRegistration&) = delete;
 

@@ -19,6 +19,8 @@
 #include <errno.h>   /* the errno values the status names stand for */
 #include <rpc/rpc.h> /* XDR, xdrproc_t (libtirpc) */
 
+#include "xdr_glue/export.h" /* XDR_GLUE_EXPORT, what libxdr_glue exports */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,7 +52,7 @@ extern "C" {
 /* The handle xdr_qio_writeit() expects for `channel`: the descriptor
  * number itself, carried in the pointer, so it needs no storage and never
  * dangles. */
-void *xdr_qio_handle(int channel);
+XDR_GLUE_EXPORT void *xdr_qio_handle(int channel);
 
 /* Makes `xdrs` an XDR_ENCODE record stream (xdrrec_create) whose output is
  * queued on qio channel `channel`.
@@ -68,8 +70,8 @@ void *xdr_qio_handle(int channel);
  * leaves the stream unusable. Starts a new record stream on the channel.
  * Release with xdr_destroy(xdrs); queued bytes still go out.
  * Errors: EINVAL (xdrs is NULL), EBADF (not an open descriptor), ENOMEM. */
-int xdr_qio_create(XDR *xdrs, int channel, unsigned sendsize,
-                   unsigned recvsize);
+XDR_GLUE_EXPORT int xdr_qio_create(XDR *xdrs, int channel, unsigned sendsize,
+                                   unsigned recvsize);
 
 /* The writer for programs that call xdrrec_create themselves:
  *   xdrrec_create(&xdrs, 0, 0, xdr_qio_handle(sock), my_reader,
@@ -78,7 +80,7 @@ int xdr_qio_create(XDR *xdrs, int channel, unsigned sendsize,
  * a copy of its `len` bytes on the channel and returns `len`, or returns
  * -1 with errno set (EINVAL, ENOMEM, or qio_write's error: EBADF, EAGAIN,
  * the channel's sticky write error), in which case nothing was queued. */
-int xdr_qio_writeit(void *handle, void *buf, int len);
+XDR_GLUE_EXPORT int xdr_qio_writeit(void *handle, void *buf, int len);
 
 /* Record-aware pruning: cancels the channel's queued records that have
  * not started to go out, whole records only. The rest of a record already
@@ -92,7 +94,7 @@ int xdr_qio_writeit(void *handle, void *buf, int len);
  *   records_dropped  if not NULL, receives the number of records dropped.
  * Errors: EBADF (not a qio channel), EBUSY (called from an AST of this same
  * prune). */
-int xdr_qio_prune(int channel, unsigned *records_dropped);
+XDR_GLUE_EXPORT int xdr_qio_prune(int channel, unsigned *records_dropped);
 
 /* ---- input ------------------------------------------------------------ */
 
@@ -104,7 +106,8 @@ typedef struct xdr_qio_reader xdr_qio_reader;
  *               0: XDR_QIO_DEFAULT_MAX_RECORD. A record may have at most
  *               4096 fragments, or max_record / 256 if that is larger.
  * Returns the reader, or NULL with errno EBADF (channel < 0) or ENOMEM. */
-xdr_qio_reader *xdr_qio_reader_create(int channel, unsigned max_record);
+XDR_GLUE_EXPORT xdr_qio_reader *xdr_qio_reader_create(int channel,
+                                                      unsigned max_record);
 
 /* Reads what the descriptor holds now, never blocking, until it would
  * block, the stream ends, or complete records not yet taken reach
@@ -112,18 +115,18 @@ xdr_qio_reader *xdr_qio_reader_create(int channel, unsigned max_record);
  * is open, else its final status (see above); records completed before
  * the end are still handed out by xdr_qio_reader_next.
  * Errors: EINVAL (reader is NULL), ENOMEM. */
-int xdr_qio_reader_fill(xdr_qio_reader *reader);
+XDR_GLUE_EXPORT int xdr_qio_reader_fill(xdr_qio_reader *reader);
 
 /* Takes the next complete record and decodes it into `object` (which
  * should start zeroed) with `decode`. Returns 0 (the caller now owns what
  * was decoded: release it with xdr_free(decode, object)), XDR_QIO_AGAIN,
  * XDR_QIO_DECODE (the object has already been freed), the stream's final
  * status once no complete record is left, or EINVAL (a NULL argument). */
-int xdr_qio_reader_next(xdr_qio_reader *reader, xdrproc_t decode,
-                        void *object);
+XDR_GLUE_EXPORT int xdr_qio_reader_next(xdr_qio_reader *reader,
+                                        xdrproc_t decode, void *object);
 
 /* Frees the reader and any partial record; the descriptor stays open. */
-void xdr_qio_reader_destroy(xdr_qio_reader *reader);
+XDR_GLUE_EXPORT void xdr_qio_reader_destroy(xdr_qio_reader *reader);
 
 #ifdef __cplusplus
 }

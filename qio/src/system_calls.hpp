@@ -1,11 +1,15 @@
-// qio/detail/system_calls.hpp - the one seam every system call goes through.
+// system_calls.hpp - the one seam every system call goes through.
 //
 // The engine never calls the kernel directly: it calls a SystemCalls object,
 // so tests can subclass it to inject short writes, EINTR, EAGAIN, ENOBUFS,
 // EPIPE or ECONNRESET. Each function follows its libc namesake: the result
 // on success, -1 with errno set on failure.
-#ifndef QIO_DETAIL_SYSTEM_CALLS_HPP
-#define QIO_DETAIL_SYSTEM_CALLS_HPP
+//
+// Internal: the header is not installed and libqio exports none of this.
+// The fault-injection tests, the fuzz model and qio-soak link the static
+// qio_internal library, which keeps every symbol.
+#ifndef QIO_SRC_SYSTEM_CALLS_HPP
+#define QIO_SRC_SYSTEM_CALLS_HPP
 
 #include <poll.h>       // pollfd, nfds_t
 #include <signal.h>     // sigset_t, siginfo_t
@@ -16,6 +20,8 @@
 #include <time.h>       // timespec
 
 #include <cstddef> // std::size_t
+
+#include "qio/engine.hpp"
 
 namespace qio::detail {
 
@@ -42,6 +48,14 @@ public:
 // The process-wide object that passes every call straight to the kernel.
 SystemCalls& real_system_calls() noexcept;
 
+// Engines over a SystemCalls of the caller's, which must outlive the
+// engine. Engine's constructor for this is private, so the seam stays out
+// of the public API:
+//   qio::Engine engine = qio::detail::Seam::engine_over(faulty_calls);
+struct Seam {
+  static Engine engine_over(SystemCalls& system_calls) { return Engine(system_calls); }
+};
+
 } // namespace qio::detail
 
-#endif // QIO_DETAIL_SYSTEM_CALLS_HPP
+#endif // QIO_SRC_SYSTEM_CALLS_HPP
