@@ -5,20 +5,14 @@
 #define QIO_BENCH_OWN_QUEUE_HPP
 
 #include <fcntl.h>  // O_NONBLOCK
-#include <poll.h>   // poll
 #include <unistd.h> // close
 
 #include <string> // the queue's error
 
 #include "bench.hpp"
+#include "writers.hpp" // wait_writable
 
 namespace bench {
-
-// Blocks until `fd` can take more bytes.
-inline void wait_writable(int fd) {
-  pollfd writable{fd, POLLOUT, 0};
-  ::poll(&writable, 1, -1);
-}
 
 // Runs `queue` as a select-loop tick would: fill it until it has no room
 // for another message, send until the socket is full, and wait for the

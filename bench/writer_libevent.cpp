@@ -14,6 +14,7 @@
 #include <cerrno>    // EAGAIN
 #include <cstring>   // std::strerror
 #include <memory>    // std::unique_ptr
+#include <utility>   // std::move
 
 #include <fmt/format.h>
 
@@ -69,11 +70,8 @@ private:
 };
 
 void record_error(bufferevent*, short events, void* argument) {
-  if (events & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
-    const int error = EVUTIL_SOCKET_ERROR();
-    *static_cast<std::string*>(argument) =
-        fmt::format("bufferevent: {}", error ? std::strerror(error) : "end of file");
-  }
+  if (std::string failure = bufferevent_failure(events); !failure.empty())
+    *static_cast<std::string*>(argument) = std::move(failure);
 }
 
 // Queues messages until the output buffer holds `backlog` bytes.
@@ -84,6 +82,13 @@ void produce(bufferevent* buffered, evbuffer* output, MessageStream& stream, std
 }
 
 } // namespace
+
+std::string bufferevent_failure(short events) {
+  if (!(events & (BEV_EVENT_ERROR | BEV_EVENT_EOF)))
+    return {};
+  const int error = EVUTIL_SOCKET_ERROR();
+  return fmt::format("bufferevent: {}", error ? std::strerror(error) : "end of file");
+}
 
 WriterResult write_libevent(int fd, const Workload& workload) {
   WriterResult result;

@@ -1,5 +1,6 @@
 // writer_plain.cpp - the writers without a library: limit, naive and a
 // hand-written contiguous queue.
+#include <poll.h>    // poll
 #include <sys/uio.h> // writev
 #include <unistd.h>  // write, close
 
@@ -92,6 +93,11 @@ bool write_fully(int fd, const char* data, std::size_t length, std::string& erro
 }
 
 } // namespace
+
+void wait_writable(int fd) {
+  pollfd writable{fd, POLLOUT, 0};
+  ::poll(&writable, 1, -1);
+}
 
 std::string_view implementation_name(Implementation implementation) noexcept {
   switch (implementation) {

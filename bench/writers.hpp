@@ -10,6 +10,7 @@
 #define QIO_BENCH_WRITERS_HPP
 
 #include <array>       // all_implementations
+#include <string>      // failures
 #include <string_view> // names
 
 #include "bench.hpp"
@@ -43,6 +44,8 @@ WriterResult run_writer(Implementation implementation, int fd, const Workload& w
 // A qio writer's wait, as a select-loop tick's: select() for writability of
 // every channel qio's C API has output for.
 void wait_qio_writable();
+// The other writers' wait: poll() until `fd` can take more bytes.
+void wait_writable(int fd);
 
 // Blocking write() of 64 KiB chunks: what the transport itself allows with
 // calls of that size; every "% of limit" is of this. No target is judged
@@ -64,6 +67,9 @@ WriterResult write_contiguous(int fd, const Workload& workload);
 WriterResult write_qio(int fd, const Workload& workload, bool with_ast);
 // bufferevent_write per message, event_base_loop per tick.
 WriterResult write_libevent(int fd, const Workload& workload);
+// What a bufferevent's event callback was told, as text: empty unless
+// `events` reports an error or end of file.
+std::string bufferevent_failure(short events);
 // libevent without its event loop: evbuffer_add per message into one
 // evbuffer, evbuffer_write per tick until the socket is full, poll() when
 // the backlog is full.
