@@ -1,4 +1,4 @@
-// xdr.hpp - issue 5's xdr case: records/s encoding a 256-byte rpcgen struct
+// xdr.hpp - the xdr case: records/s encoding a 256-byte rpcgen struct
 // through xdr_glue over qio against libtirpc's own xdrrec on a blocking
 // socket.
 #ifndef QIO_BENCH_XDR_HPP
