@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "qio/qio.h"
+#include "report.hpp" // grouped
 #include "syscall_count.hpp"
 #include "timed_run.hpp" // watchdog_seconds
 #include "timing.hpp"
@@ -165,8 +166,8 @@ DatagramFigures run_datagrams(const DatagramPlan& plan, std::vector<std::string>
     }
     const double seconds = figures.rows.back().drain_seconds;
     if (plan.cap_seconds > 0 && seconds > plan.cap_seconds)
-      skip_reason = fmt::format("{} datagrams took {:.2f} s, over the {:.1f} s cap", count,
-                                seconds, plan.cap_seconds);
+      skip_reason = fmt::format("{} datagrams took {:.2f} s, over the {:.1f} s cap",
+                                grouped(static_cast<double>(count)), seconds, plan.cap_seconds);
   }
   return figures;
 }

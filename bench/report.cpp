@@ -233,9 +233,12 @@ void print_datagrams(std::FILE* out, const DatagramFigures& figures) {
              "  ns/datagram: qio's drain over the count (median run); vs first: over the smallest\n"
              "  count's, flat when the cost per datagram is constant, doubling with the count when\n"
              "  it is quadratic; bare send: one send() per datagram, no queue (the kernel's cost).\n"
-             "  A drain over {} skips the larger counts (--datagram-cap SECONDS, 0 for none)\n\n",
-             figures.cap_seconds > 0 ? fmt::format("{:.1f} s", figures.cap_seconds)
-                                     : "the cap (none in this run)");
+             "  {}\n\n",
+             figures.cap_seconds > 0
+                 ? fmt::format("A drain over {:.1f} s skips the larger counts "
+                               "(--datagram-cap SECONDS; 0 runs them all)",
+                               figures.cap_seconds)
+                 : std::string("No cap in this run (--datagram-cap 0): every count runs"));
   std::fflush(out);
 }
 
