@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "qio/qio.h"
+#include "report.hpp" // grouped
 #include "syscall_count.hpp"
 #include "timed_run.hpp" // watchdog_seconds
 #include "timing.hpp"
@@ -293,7 +294,8 @@ FanoutFigures run_setup(const FanoutSetup& setup, const FanoutPlan& plan) {
   const long needed = 2L * setup.peers + spare_descriptors;
   if (const long allowed = raise_descriptor_limit(); allowed < needed) {
     figures.skipped = fmt::format("needs {} descriptors; the hard RLIMIT_NOFILE allows {}",
-                                  needed, allowed);
+                                  grouped(static_cast<double>(needed)),
+                                  grouped(static_cast<double>(allowed)));
     return figures;
   }
   Rig rig;
