@@ -1,11 +1,10 @@
 // channels.cpp - qio_flush with 10,000 channels, idle and with one busy.
 #include "channels.hpp"
 
-#include <sys/socket.h>   // socketpair, sendmsg, SCM_RIGHTS
-#include <sys/wait.h>     // waitpid
-#include <unistd.h>       // fork, close
+#include <sys/socket.h> // socketpair, sendmsg, SCM_RIGHTS
+#include <sys/wait.h>   // waitpid
+#include <unistd.h>     // fork, close
 
-#include <algorithm>  // std::nth_element, std::min
 #include <cerrno>     // errno
 #include <cstring>    // std::memcpy, std::strerror
 #include <functional> // the probes
@@ -15,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "qio/qio.h"
+#include "timing.hpp" // median
 #include "transport.hpp"
 
 namespace bench {
@@ -167,12 +167,6 @@ void drain(int fd) {
   char buffer[4096];
   while (::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT) > 0) {
   }
-}
-
-double median(std::vector<double> values) {
-  const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
-  std::nth_element(values.begin(), middle, values.end());
-  return *middle;
 }
 
 // Something to time: `timed()` is timed, `prepare()` runs untimed before

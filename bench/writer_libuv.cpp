@@ -5,7 +5,7 @@
 #include <sys/socket.h> // getsockopt, SO_DOMAIN
 #include <unistd.h>     // close
 
-#include <algorithm> // std::max, std::min
+#include <algorithm> // std::max
 #include <cstdlib>   // std::malloc, std::free
 #include <cstring>   // std::memcpy
 
