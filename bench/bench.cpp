@@ -1,9 +1,14 @@
-// bench.cpp - the pattern, the message stream and the RSS probe.
+// bench.cpp - the pattern, the message stream, the RSS probe and errno's
+// text.
 #include "bench.hpp"
 
 #include <unistd.h> // sysconf
 
+#include <cerrno>  // errno
+#include <cstring> // std::strerror
 #include <fstream> // /proc/self/statm
+
+#include <fmt/format.h>
 
 namespace bench {
 
@@ -28,6 +33,10 @@ std::size_t resident_bytes() {
   if (!(statm >> total_pages >> resident_pages))
     return 0;
   return resident_pages * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::string errno_text(const char* call) {
+  return fmt::format("{}: {}", call, std::strerror(errno));
 }
 
 } // namespace bench

@@ -86,6 +86,9 @@ struct WriterResult {
 // Resident set size of this process now, in bytes (0 if unknown).
 std::size_t resident_bytes();
 
+// "CALL: the text of errno now", for a system call that just failed.
+std::string errno_text(const char* call);
+
 } // namespace bench
 
 #endif // QIO_BENCH_BENCH_HPP

@@ -1,12 +1,10 @@
 // channels.cpp - qio_flush with 10,000 channels, idle and with one busy.
 #include "channels.hpp"
 
-#include <sys/resource.h> // getrlimit, setrlimit
-#include <sys/socket.h>   // socketpair, sendmsg, SCM_RIGHTS
-#include <sys/wait.h>     // waitpid
-#include <unistd.h>       // fork, close
+#include <sys/socket.h> // socketpair, sendmsg, SCM_RIGHTS
+#include <sys/wait.h>   // waitpid
+#include <unistd.h>     // fork, close
 
-#include <algorithm>  // std::nth_element, std::min
 #include <cerrno>     // errno
 #include <cstring>    // std::memcpy, std::strerror
 #include <functional> // the probes
@@ -16,6 +14,8 @@
 #include <fmt/format.h>
 
 #include "qio/qio.h"
+#include "timing.hpp" // median
+#include "transport.hpp"
 
 namespace bench {
 namespace {
@@ -23,12 +23,6 @@ namespace {
 constexpr std::size_t message_size = 64;
 // Descriptors per SCM_RIGHTS message: below the kernel's SCM_MAX_FD (253).
 constexpr std::size_t descriptors_per_message = 250;
-// Descriptors the rest of the program may have open meanwhile.
-constexpr long spare_descriptors = 64;
-
-std::string errno_text(const char* call) {
-  return fmt::format("{}: {}", call, std::strerror(errno));
-}
 
 // The child's whole life: hold every descriptor received on `control`
 // until it is closed. Exits 1 if descriptors were dropped (MSG_CTRUNC:
@@ -175,12 +169,6 @@ void drain(int fd) {
   }
 }
 
-double median(std::vector<double> values) {
-  const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
-  std::nth_element(values.begin(), middle, values.end());
-  return *middle;
-}
-
 // Something to time: `timed()` is timed, `prepare()` runs untimed before
 // each call and `tidy()` after it.
 struct Probe {
@@ -267,18 +255,6 @@ void leave_busy_channel_alone(const ChannelSet& set) {
 }
 
 } // namespace
-
-long raise_descriptor_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0)
-    return 0;
-  if (limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-    ::getrlimit(RLIMIT_NOFILE, &limit);
-  }
-  return limit.rlim_cur == RLIM_INFINITY ? 1L << 30 : static_cast<long>(limit.rlim_cur);
-}
 
 ChannelsFigures run_channels(const ChannelsPlan& plan) {
   ChannelsFigures figures;

@@ -12,10 +12,6 @@ struct ChannelsPlan {
   int flushes_per_batch = 1'000;
 };
 
-// Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit
-// now in force.
-long raise_descriptor_limit();
-
 // Configures `channels` socketpair ends as qio channels and times
 // qio_flush with all of them idle and with one of them holding 64 bytes,
 // against that channel's own sendmsg of the same bytes; then the same with

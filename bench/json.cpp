@@ -37,6 +37,15 @@ std::string numbers(const std::vector<double>& values) {
   return text;
 }
 
+// A JSON array of `items`, one a line, each rendered by `render`.
+template <class Item, class Render>
+std::string array(const std::vector<Item>& items, Render render) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i)
+    out += (i ? ",\n    " : "\n    ") + render(items[i]);
+  return out + (items.empty() ? "]" : "\n  ]");
+}
+
 std::string machine_json(const Machine& machine) {
   return fmt::format(
       "{{\"processors\": {}, \"cpu_model\": {}, \"kernel\": {}, \"load_average\": {}, "
@@ -91,6 +100,36 @@ std::string channels_json(const ChannelsFigures& figures) {
                      quoted(figures.error));
 }
 
+std::string fanout_row_json(const FanoutRow& row) {
+  return fmt::format("{{\"sender\": {}, \"ns_per_message\": {}, \"writes_per_message\": {}, "
+                     "\"over_bare\": {}}}",
+                     quoted(fanout_sender_name(row.sender)), number(row.ns_per_message),
+                     number(row.writes_per_message), number(row.over_bare));
+}
+
+std::string fanout_json(const FanoutFigures& figures) {
+  return fmt::format("{{\"transport\": {}, \"peers\": {}, \"ticks\": {}, \"message_size\": {}, "
+                     "\"skipped\": {}, \"error\": {}, \"rows\": {}}}",
+                     quoted(transport_name(figures.transport)), figures.peers, figures.ticks,
+                     figures.message_size, quoted(figures.skipped), quoted(figures.error),
+                     array(figures.rows, fanout_row_json));
+}
+
+std::string datagram_row_json(const DatagramRow& row) {
+  return fmt::format("{{\"datagrams\": {}, \"runs\": {}, \"drain_seconds\": {}, "
+                     "\"ns_per_datagram\": {}, \"bare_ns_per_datagram\": {}, \"skipped\": {}}}",
+                     row.datagrams, row.runs, number(row.drain_seconds),
+                     number(row.ns_per_datagram), number(row.bare_ns_per_datagram),
+                     quoted(row.skipped));
+}
+
+std::string datagrams_json(const DatagramFigures& figures) {
+  return fmt::format("{{\"datagram_size\": {}, \"cap_seconds\": {}, \"error\": {}, "
+                     "\"rows\": {}}}",
+                     figures.datagram_size, number(figures.cap_seconds), quoted(figures.error),
+                     array(figures.rows, datagram_row_json));
+}
+
 std::string xdr_figure_json(const XdrFigure& figure) {
   return fmt::format("{{\"transport\": {}, \"writer\": {}, \"runs\": {}, "
                      "\"records_per_second_by_round\": [{}], \"records_per_second\": {}, "
@@ -122,14 +161,6 @@ std::string target_json(const TargetCheck& check) {
                      quoted(check.measured), quoted(verdict));
 }
 
-template <class Item, class Render>
-std::string array(const std::vector<Item>& items, Render render) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i)
-    out += (i ? ",\n    " : "\n    ") + render(items[i]);
-  return out + (items.empty() ? "]" : "\n  ]");
-}
-
 } // namespace
 
 bool write_json(const std::string& path, const Results& results,
@@ -141,11 +172,14 @@ bool write_json(const std::string& path, const Results& results,
   const std::string xdr = results.xdr ? xdr_json(*results.xdr) : "null";
   fmt::print(file.get(),
              "{{\n  \"machine\": {},\n  \"settings\": {},\n  \"throughput\": {},\n"
-             "  \"enqueue\": {},\n  \"channels\": {},\n  \"xdr\": {},\n  \"targets\": {},\n"
+             "  \"enqueue\": {},\n  \"channels\": {},\n  \"fanout\": {},\n"
+             "  \"datagrams\": {},\n  \"xdr\": {},\n  \"targets\": {},\n"
              "  \"failures\": {}\n}}\n",
              machine_json(results.machine), settings_json(results.settings),
              array(results.throughput, throughput_json), array(results.enqueue, enqueue_json),
-             results.channels ? channels_json(*results.channels) : "null", xdr,
+             results.channels ? channels_json(*results.channels) : "null",
+             array(results.fanout, fanout_json),
+             results.datagrams ? datagrams_json(*results.datagrams) : "null", xdr,
              array(checks, target_json),
              array(results.failures, [](const std::string& failure) { return quoted(failure); }));
   return std::fflush(file.get()) == 0 && std::ferror(file.get()) == 0;

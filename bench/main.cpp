@@ -1,6 +1,7 @@
-// main.cpp - qio-bench: qio's queued output measured against the kernel's
-// limit, one write() per message, libevent and libuv, and xdr_glue against
-// libtirpc's xdrrec, judged against the targets of docs/performance.md.
+// main.cpp - qio-bench: qio's queued output measured against a hand-written
+// contiguous queue, the kernel's limit, one write() per message, libevent
+// and libuv; its fan-out tick against a bare send() loop; its datagram
+// channels as their queue grows; and xdr_glue against libtirpc's xdrrec.
 //
 // Exit status: 0 when every run's byte count verified, 1 when one did not
 // (or a case failed), 2 for a bad command line. Targets missed are reported,
@@ -8,7 +9,7 @@
 #include <unistd.h> // readlink
 
 #include <csignal>     // SIGPIPE
-#include <cstdlib>     // std::strtoull
+#include <cstdlib>     // std::strtoull, std::strtod
 #include <optional>    // the --only case
 #include <string>      // arguments
 #include <string_view> // arguments
@@ -16,7 +17,9 @@
 #include <fmt/format.h>
 
 #include "channels.hpp"
+#include "datagrams.hpp"
 #include "enqueue.hpp"
+#include "fanout.hpp"
 #include "report.hpp"
 #include "throughput.hpp"
 #include "xdr.hpp"
@@ -25,31 +28,40 @@ namespace {
 
 using namespace bench;
 
-constexpr std::string_view usage = R"(usage: qio-bench [--quick] [--json FILE] [--only CASE]
+constexpr std::string_view usage = R"(usage: qio-bench [--quick] [--json FILE] [--only CASE] [--datagram-cap SECONDS]
 
-Measures qio's queued output against the kernel's limit (blocking 64 KiB
-writes), one write() per message, libevent's bufferevent and libuv's uv_write,
-and xdr_glue's record streams against libtirpc's xdrrec, over an AF_UNIX
-socketpair and loopback TCP, and prints tables and the verdict on each
-performance target. See docs/performance.md.
+Measures qio's queued output against a hand-written contiguous queue, the
+kernel's limit (blocking 64 KiB writes), one write() per message, libevent
+(bufferevent, and a raw evbuffer) and libuv (uv_write per message, and a
+tick's messages in one write), over an AF_UNIX socketpair and loopback TCP;
+the cost of queueing one message; qio_flush with many channels; a fan-out
+tick to thousands of peers against a bare send() loop; draining 10,000 to
+80,000 queued datagrams; and xdr_glue's record streams against libtirpc's
+xdrrec. Prints tables and the verdict on each target. See
+docs/performance.md.
 
-  --quick        a few seconds in all (the test suite's smoke run); figures
-                 are not meaningful, but every byte count and byte is checked
-  --json FILE    also write every figure to FILE as JSON
-  --only CASE    run one case: throughput, enqueue, channels or xdr
-  --help         print this and exit
+  --quick                 a few seconds in all (the test suite's smoke run);
+                          figures are not meaningful, but every byte count
+                          and byte is checked
+  --json FILE             also write every figure to FILE as JSON
+  --only CASE             run one case: throughput, enqueue, channels,
+                          fanout, datagrams or xdr
+  --datagram-cap SECONDS  once draining one count of datagrams takes longer,
+                          skip the larger counts (default 2; 0: run them all)
+  --help                  print this and exit
 
 Exit status: 0 if every byte count verified, 1 if one did not or a case
 failed, 2 for a bad command line.
 (--probe SUBJECT COUNT is internal: the enqueue case runs it under callgrind.)
 )";
 
-enum class Case { throughput, enqueue, channels, xdr };
+enum class Case { throughput, enqueue, channels, fanout, datagrams, xdr };
 
 struct CommandLine {
   bool quick = false;
   std::string json_path;
   std::optional<Case> only;
+  double datagram_cap_seconds = DatagramPlan{}.cap_seconds;
   std::string probe_subject;
   std::size_t probe_count = 0;
   bool help = false;
@@ -62,6 +74,10 @@ std::optional<Case> case_named(std::string_view name) {
     return Case::enqueue;
   if (name == "channels")
     return Case::channels;
+  if (name == "fanout")
+    return Case::fanout;
+  if (name == "datagrams")
+    return Case::datagrams;
   if (name == "xdr")
     return Case::xdr;
   return std::nullopt;
@@ -89,8 +105,15 @@ std::string parse(int argc, char** argv, CommandLine& line) {
       const auto name = next_value();
       line.only = name ? case_named(*name) : std::nullopt;
       if (!line.only)
-        return fmt::format("--only needs one of throughput, enqueue, channels, xdr{}",
-                           name ? fmt::format(" (not '{}')", *name) : "");
+        return fmt::format(
+            "--only needs one of throughput, enqueue, channels, fanout, datagrams, xdr{}",
+            name ? fmt::format(" (not '{}')", *name) : "");
+    } else if (argument == "--datagram-cap") {
+      const auto seconds = next_value();
+      char* end = nullptr;
+      line.datagram_cap_seconds = seconds ? std::strtod(std::string(*seconds).c_str(), &end) : -1;
+      if (!seconds || end == nullptr || *end != '\0' || !(line.datagram_cap_seconds >= 0))
+        return "--datagram-cap needs a number of seconds, 0 or more";
     } else if (argument == "--probe" && i + 2 < argc) {
       line.probe_subject = argv[++i];
       line.probe_count = std::strtoull(argv[++i], nullptr, 10);
@@ -160,6 +183,25 @@ void run_channels_case(Results& results) {
   print_channels(stdout, *results.channels);
 }
 
+void run_fanout_case(Results& results) {
+  FanoutPlan plan;
+  if (results.settings.quick)
+    plan.ticks = 5;
+  results.fanout = run_fanout(plan, results.failures);
+  print_fanout(stdout, results.fanout);
+}
+
+void run_datagrams_case(Results& results, double cap_seconds) {
+  DatagramPlan plan;
+  plan.cap_seconds = cap_seconds;
+  if (results.settings.quick) {
+    plan.counts = {1'000, 2'000, 4'000};
+    plan.repetitions = 1;
+  }
+  results.datagrams = run_datagrams(plan, results.failures);
+  print_datagrams(stdout, *results.datagrams);
+}
+
 void run_xdr_case(Results& results) {
   const Settings& settings = results.settings;
   XdrPlan plan;
@@ -184,6 +226,10 @@ int run(const CommandLine& line) {
     run_enqueue_case(results);
   if (wanted(Case::channels))
     run_channels_case(results);
+  if (wanted(Case::fanout))
+    run_fanout_case(results);
+  if (wanted(Case::datagrams))
+    run_datagrams_case(results, line.datagram_cap_seconds);
   if (wanted(Case::xdr))
     run_xdr_case(results);
   const std::vector<TargetCheck> checks = check_targets(results);

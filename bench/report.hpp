@@ -13,7 +13,7 @@ namespace bench {
 
 enum class Verdict { met, missed, not_measured };
 
-// One performance target, judged against this run's figures.
+// One target, judged against this run's figures.
 struct TargetCheck {
   std::string target;
   std::string measured;
@@ -26,6 +26,10 @@ const ThroughputFigure* find_figure(const std::vector<ThroughputFigure>& figures
                                     Transport transport, std::size_t size,
                                     Implementation implementation);
 
+// 12345678.9 -> "12,345,679": counts and rates are easier read grouped.
+// (fmt::group_digits would do, but g++ 12 warns falsely inside it.)
+std::string grouped(double value);
+
 Machine describe_machine();
 void print_machine(std::FILE* out, const Machine& machine, const Settings& settings);
 
@@ -36,6 +40,8 @@ void print_throughput_block(std::FILE* out, std::span<const ThroughputFigure> bl
 void print_ratios(std::FILE* out, const std::vector<ThroughputFigure>& figures);
 void print_enqueue(std::FILE* out, const std::vector<EnqueueFigure>& figures);
 void print_channels(std::FILE* out, const ChannelsFigures& figures);
+void print_fanout(std::FILE* out, const std::vector<FanoutFigures>& setups);
+void print_datagrams(std::FILE* out, const DatagramFigures& figures);
 void print_xdr(std::FILE* out, const XdrFigures& figures);
 
 std::vector<TargetCheck> check_targets(const Results& results);

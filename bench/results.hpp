@@ -2,10 +2,12 @@
 #ifndef QIO_BENCH_RESULTS_HPP
 #define QIO_BENCH_RESULTS_HPP
 
-#include <cstddef>  // std::size_t
-#include <optional> // figures a run may not have
-#include <string>   // names, errors
-#include <vector>   // lists of figures
+#include <array>       // all_fanout_senders
+#include <cstddef>     // std::size_t
+#include <optional>    // figures a run may not have
+#include <string>      // names, errors
+#include <string_view> // sender names
+#include <vector>      // lists of figures
 
 #include "transport.hpp"
 #include "writers.hpp"
@@ -58,6 +60,51 @@ struct ChannelsFigures {
   double busy_over_own_write = 0; // median of per-batch ratios of the two
   double idle_flush_alone_ns = 0; // the same two with only that one channel
   double busy_flush_alone_ns = 0;
+  std::string error;
+};
+
+// The fan-out tick's senders: the bare loop first, the others' yardstick.
+enum class FanoutSender { bare, qio, libevent };
+inline constexpr std::array all_fanout_senders{FanoutSender::bare, FanoutSender::qio,
+                                               FanoutSender::libevent};
+std::string_view fanout_sender_name(FanoutSender sender) noexcept;
+
+// One sender in one fan-out setup: medians over the timed ticks.
+struct FanoutRow {
+  FanoutSender sender = FanoutSender::bare;
+  double ns_per_message = 0;     // the tick's time over its messages
+  double writes_per_message = 0; // write-family system calls
+  double over_bare = 0;          // tick time over the bare loop's in the same round
+};
+
+// One message to each of `peers` peers per tick, one setup.
+struct FanoutFigures {
+  Transport transport = Transport::unix_socketpair;
+  int peers = 0;
+  int ticks = 0; // timed ticks per sender
+  std::size_t message_size = 0;
+  std::string skipped; // why the setup did not run (the descriptor limit)
+  std::string error;   // what failed while it ran
+  std::vector<FanoutRow> rows;
+};
+
+// The row of `sender`; nullptr if the setup has none.
+const FanoutRow* find_fanout_row(const FanoutFigures& figures, FanoutSender sender);
+
+// Draining one count of datagrams queued on a connected UDP socket.
+struct DatagramRow {
+  std::size_t datagrams = 0;
+  int runs = 0;                     // 0: skipped
+  double drain_seconds = 0;         // qio's, the median run
+  double ns_per_datagram = 0;       // qio's drain over the count
+  double bare_ns_per_datagram = 0;  // one send() per datagram, no queue
+  std::string skipped;              // why the count did not run
+};
+
+struct DatagramFigures {
+  std::size_t datagram_size = 0;
+  double cap_seconds = 0; // a drain longer than this skips larger counts; 0: none
+  std::vector<DatagramRow> rows;
   std::string error;
 };
 
@@ -117,6 +164,8 @@ struct Results {
   std::vector<ThroughputFigure> throughput;
   std::vector<EnqueueFigure> enqueue;
   std::optional<ChannelsFigures> channels;
+  std::vector<FanoutFigures> fanout;
+  std::optional<DatagramFigures> datagrams;
   std::optional<XdrFigures> xdr;
   std::vector<std::string> failures; // byte-count mismatches, errors
 };

@@ -7,6 +7,7 @@
 #include <string>      // error texts
 #include <string_view> // transport names
 #include <thread>      // the reader's thread
+#include <vector>      // PeerSockets' descriptors
 
 #include "bench.hpp"
 
@@ -17,7 +18,7 @@ inline constexpr std::array all_transports{Transport::unix_socketpair, Transport
 
 std::string_view transport_name(Transport transport) noexcept;
 
-// Two connected stream sockets, both blocking; -1 where creation failed.
+// Two connected sockets, both blocking; -1 where creation failed.
 struct SocketPair {
   int writer = -1;
   int reader = -1;
@@ -27,6 +28,36 @@ struct SocketPair {
 // An AF_UNIX socketpair, or a TCP connection over 127.0.0.1 (listening on
 // an ephemeral port, connecting, accepting).
 SocketPair connect_pair(Transport transport);
+
+// Two UDP sockets on 127.0.0.1: `reader` bound to an ephemeral port,
+// `writer` connected to it. Both blocking.
+SocketPair connect_datagram_pair();
+
+// Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit
+// now in force.
+long raise_descriptor_limit();
+// Descriptors the rest of the program may have open besides a case's own.
+inline constexpr long spare_descriptors = 64;
+
+// Many connected pairs over one transport (TCP ones through one listener),
+// all blocking, all closed together.
+class PeerSockets {
+public:
+  PeerSockets() = default;
+  ~PeerSockets();
+  PeerSockets(const PeerSockets&) = delete;
+  PeerSockets& operator=(const PeerSockets&) = delete;
+
+  // Connects `count` more pairs; empty, or what failed (the pairs made
+  // before stay, and are closed with the rest).
+  std::string connect(Transport transport, std::size_t count);
+  const std::vector<int>& writers() const noexcept { return writers_; }
+  const std::vector<int>& readers() const noexcept { return readers_; }
+
+private:
+  std::vector<int> writers_; // writers_[i] is connected to readers_[i]
+  std::vector<int> readers_;
+};
 
 struct ReaderResult {
   std::uint64_t bytes = 0;    // read before end of file

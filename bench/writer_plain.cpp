@@ -1,6 +1,5 @@
 // writer_plain.cpp - the writers without a library: limit, naive and a
 // hand-written contiguous queue.
-#include <fcntl.h>   // O_NONBLOCK
 #include <poll.h>    // poll
 #include <sys/uio.h> // writev
 #include <unistd.h>  // write, close
@@ -13,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "own_queue.hpp"
 #include "writers.hpp"
 
 namespace bench {
@@ -24,8 +24,8 @@ class ByteRing {
 public:
   explicit ByteRing(std::size_t capacity) : bytes_(std::bit_ceil(capacity)) {}
 
-  std::size_t room() const noexcept { return bytes_.size() - held(); }
-  std::uint64_t held() const noexcept { return queued_ - sent_; }
+  bool has_room(std::size_t length) const noexcept { return bytes_.size() - held() >= length; }
+  std::size_t held() const noexcept { return static_cast<std::size_t>(queued_ - sent_); }
 
   void append(const char* data, std::size_t length) noexcept {
     const std::size_t at = index(queued_);
@@ -38,17 +38,35 @@ public:
     std::memcpy(bytes_.data() + at, data, first);
     std::memcpy(bytes_.data(), data + first, length - first);
   }
+  // Sends what the ring holds until the descriptor is full; false (with
+  // `error` set) on a hard error.
+  bool send(int fd, std::string& error) {
+    while (held() > 0) {
+      iovec vectors[2];
+      const ssize_t wrote = ::writev(fd, vectors, gather(vectors));
+      if (wrote < 0 && errno == EINTR)
+        continue;
+      if (wrote < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return true;
+      if (wrote < 0) {
+        error = fmt::format("writev: {}", std::strerror(errno));
+        return false;
+      }
+      sent_ += static_cast<std::size_t>(wrote);
+    }
+    return true;
+  }
+
+private:
   // The unsent bytes as at most two iovecs; returns how many.
   int gather(iovec (&vectors)[2]) noexcept {
     const std::size_t at = index(sent_);
-    const std::size_t first = std::min<std::size_t>(held(), bytes_.size() - at);
+    const std::size_t first = std::min(held(), bytes_.size() - at);
     vectors[0] = {bytes_.data() + at, first};
-    vectors[1] = {bytes_.data(), static_cast<std::size_t>(held()) - first};
+    vectors[1] = {bytes_.data(), held() - first};
     return vectors[1].iov_len > 0 ? 2 : 1;
   }
-  void mark_sent(std::size_t bytes) noexcept { sent_ += bytes; }
 
-private:
   std::size_t index(std::uint64_t position) const noexcept {
     return static_cast<std::size_t>(position & (bytes_.size() - 1));
   }
@@ -56,30 +74,6 @@ private:
   std::uint64_t queued_ = 0;
   std::uint64_t sent_ = 0;
 };
-
-// Sends what the ring holds until the descriptor is full; false (with
-// `error` set) on a hard error.
-bool send_ring(int fd, ByteRing& ring, std::string& error) {
-  while (ring.held() > 0) {
-    iovec vectors[2];
-    const ssize_t wrote = ::writev(fd, vectors, ring.gather(vectors));
-    if (wrote < 0 && errno == EINTR)
-      continue;
-    if (wrote < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-      return true;
-    if (wrote < 0) {
-      error = fmt::format("writev: {}", std::strerror(errno));
-      return false;
-    }
-    ring.mark_sent(static_cast<std::size_t>(wrote));
-  }
-  return true;
-}
-
-void wait_writable(int fd) {
-  pollfd writable{fd, POLLOUT, 0};
-  ::poll(&writable, 1, -1);
-}
 
 // Writes all of `length` bytes on a blocking descriptor; false (with
 // `error` set) on failure.
@@ -100,6 +94,11 @@ bool write_fully(int fd, const char* data, std::size_t length, std::string& erro
 
 } // namespace
 
+void wait_writable(int fd) {
+  pollfd writable{fd, POLLOUT, 0};
+  ::poll(&writable, 1, -1);
+}
+
 std::string_view implementation_name(Implementation implementation) noexcept {
   switch (implementation) {
   case Implementation::limit:
@@ -116,8 +115,12 @@ std::string_view implementation_name(Implementation implementation) noexcept {
     return "qio+AST";
   case Implementation::libevent:
     return "libevent";
+  case Implementation::evbuffer:
+    return "evbuffer";
   case Implementation::libuv:
     return "libuv";
+  case Implementation::libuv_tick:
+    return "libuv-tick";
   }
   return "?";
 }
@@ -138,8 +141,12 @@ WriterResult run_writer(Implementation implementation, int fd, const Workload& w
     return write_qio(fd, workload, true);
   case Implementation::libevent:
     return write_libevent(fd, workload);
+  case Implementation::evbuffer:
+    return write_evbuffer(fd, workload);
   case Implementation::libuv:
     return write_libuv(fd, workload);
+  case Implementation::libuv_tick:
+    return write_libuv_tick(fd, workload);
   }
   ::close(fd);
   return {0, 0, "unknown implementation"};
@@ -189,27 +196,8 @@ WriterResult write_naive(int fd, const Workload& workload) {
 }
 
 WriterResult write_contiguous(int fd, const Workload& workload) {
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   ByteRing ring(workload.backlog_bytes);
-  MessageStream stream(workload.message_size);
-  const std::size_t size = workload.message_size;
-  WriterResult result;
-  bool producing = true;
-  while (producing || ring.held() > 0) {
-    if (producing) {
-      while (ring.room() >= size)
-        ring.append(stream.next(), size);
-      producing = Clock::now() < workload.deadline;
-    }
-    if (!send_ring(fd, ring, result.error))
-      break;
-    if (ring.room() < size || (!producing && ring.held() > 0))
-      wait_writable(fd);
-  }
-  result.messages = stream.messages();
-  result.bytes = stream.bytes();
-  ::close(fd);
-  return result;
+  return run_own_queue(fd, workload, ring);
 }
 
 } // namespace bench
