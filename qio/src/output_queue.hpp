@@ -20,12 +20,12 @@
 
 namespace qio::detail {
 
-// Freed blocks of the standard sizes (4 KiB doubling to 64 KiB), kept for
+// Freed blocks of the standard sizes (512 B doubling to 64 KiB), kept for
 // reuse so a channel that sends a little every tick neither allocates nor
 // frees a block each time. Bounded: a few blocks of each size per engine.
 class BlockPool {
 public:
-  static constexpr std::size_t smallest_block = 4 * 1024;
+  static constexpr std::size_t smallest_block = 512;
   static constexpr std::size_t largest_block = 64 * 1024;
 
   // A kept block of exactly `capacity` bytes, or an empty pointer.
@@ -34,7 +34,7 @@ public:
   void give(std::unique_ptr<char[]> block, std::size_t capacity) noexcept;
 
 private:
-  static constexpr std::size_t size_count = 5;     // 4, 8, 16, 32, 64 KiB
+  static constexpr std::size_t size_count = 8;     // 512 B doubling to 64 KiB
   static constexpr std::size_t kept_per_size = 4;
   static std::size_t size_index(std::size_t capacity) noexcept;
 

@@ -12,7 +12,11 @@ namespace qio::detail {
 ssize_t SystemCalls::writev(int fd, const iovec* vectors, int count) {
   return ::writev(fd, vectors, count);
 }
+// One vector (a fan-out tick's single message per peer) goes by send(2):
+// the kernel then skips importing the message header and vector array.
 ssize_t SystemCalls::sendmsg(int fd, const msghdr* message, int flags) {
+  if (message->msg_iovlen == 1 && message->msg_name == nullptr && message->msg_controllen == 0)
+    return ::send(fd, message->msg_iov[0].iov_base, message->msg_iov[0].iov_len, flags);
   return ::sendmsg(fd, message, flags);
 }
 ssize_t SystemCalls::read(int fd, void* buffer, std::size_t length) {
