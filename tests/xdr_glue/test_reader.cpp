@@ -136,9 +136,12 @@ TEST_CASE("a 3-fragment record delivered a byte at a time through a socket is ha
 TEST_CASE("a mark announcing 0x7fffffff bytes allocates nothing and fails with EMSGSIZE",
           "[xdr_glue][reader][hostile]") {
   RecordAssembler assembler;
-  const std::string input = framed("ok") + record_mark(0x7fffffffu, true) + "abc";
-  CHECK(assembler.feed({input.data(), input.size()}) == framed("ok").size() + 4);
-  CHECK(assembler.reserved_bytes() == 0);
+  const std::string before = framed("ok");
+  CHECK(assembler.feed({before.data(), before.size()}) == before.size());
+  const std::size_t held_before = assembler.held_bytes();
+  const std::string input = record_mark(0x7fffffffu, true) + "abc";
+  CHECK(assembler.feed({input.data(), input.size()}) == 4);
+  CHECK(assembler.held_bytes() == held_before);
   std::vector<char> record;
   REQUIRE_FALSE(assembler.next(record)); // the record before the bad mark
   CHECK(std::string(record.begin(), record.end()) == "ok");
@@ -155,12 +158,13 @@ TEST_CASE("fragments that only together exceed the limit fail with EMSGSIZE, sto
                             record_mark(400, true) + part;
   assembler.feed({input.data(), input.size()});
   CHECK(assembler.status() == errc(EMSGSIZE));
-  CHECK(assembler.reserved_bytes() == 0); // the partial record was released
-  // At the moment of the refusal nothing beyond the limit had been reserved.
+  CHECK(assembler.held_bytes() == 0); // the partial record was released
+  // At the moment of the refusal storage was within its limit.
   RecordAssembler watched(ReaderLimits{limit, 0});
   const std::size_t before_third_mark = 2 * (4 + 400);
   watched.feed({input.data(), before_third_mark});
-  CHECK(watched.reserved_bytes() <= limit);
+  CHECK(watched.held_bytes() <= watched.storage_limit());
+  CHECK(watched.storage_limit() == 2 * limit + 8);
   CHECK_FALSE(watched.status());
   watched.feed({input.data() + before_third_mark, 4});
   CHECK(watched.status() == errc(EMSGSIZE));
@@ -190,6 +194,58 @@ TEST_CASE("zero-length fragments are legal but their number per record is bounde
   const Outcome refused = assemble(endless, one_byte_pieces(endless.size()), ReaderLimits{0, 8});
   CHECK(refused.records.empty());
   CHECK(refused.status == errc(EPROTO));
+}
+
+TEST_CASE("the default bound on empty fragments admits 16 per record and refuses the 17th",
+          "[xdr_glue][reader][hostile]") {
+  const auto with_empty_fragments = [](std::size_t count) {
+    std::string input;
+    for (std::size_t i = 0; i < count; ++i)
+      input += record_mark(0, false);
+    return input + framed("end");
+  };
+  REQUIRE(xdr_glue::default_max_empty_fragments == 16);
+  CHECK(assemble(with_empty_fragments(16), {}).records == std::vector<std::string>{"end"});
+  const Outcome refused = assemble(with_empty_fragments(17), {});
+  CHECK(refused.records.empty());
+  CHECK(refused.status == errc(EPROTO));
+}
+
+TEST_CASE("a record is accepted however many fragments carry its bytes",
+          "[xdr_glue][reader]") {
+  SECTION("5,000 one-byte fragments at a 5,000-byte limit") {
+    const std::string payload(5000, 'f');
+    const std::string input = framed(payload, std::vector<std::size_t>(4999, 1));
+    const Outcome outcome = assemble(input, one_byte_pieces(input.size()), ReaderLimits{5000, 0});
+    CHECK(outcome.records == std::vector<std::string>{payload});
+    CHECK(outcome.status == errc(ENODATA));
+  }
+  SECTION("500,000 bytes in 96-byte fragments, as xdrrec with a 100-byte buffer sends them") {
+    std::string payload(500000, '\0');
+    for (std::size_t i = 0; i < payload.size(); ++i)
+      payload[i] = static_cast<char>(i * 13);
+    const std::string input = framed(payload, std::vector<std::size_t>(payload.size() / 96, 96));
+    CHECK(xdr_test::parse_stream(input).fragments == 5209);
+    const Outcome outcome = assemble(input, {});
+    CHECK(outcome.records == std::vector<std::string>{payload});
+    CHECK(outcome.status == errc(ENODATA));
+  }
+}
+
+TEST_CASE("the C reader accepts a record in 5,000 one-byte fragments", "[xdr_glue][reader][c]") {
+  auto pair = socket_pair();
+  u_int value = 0xfeedf00d;
+  const std::string payload = encode(xdrproc(xdr_u_int), &value) + std::string(4996, 'c');
+  const std::string input = framed(payload, std::vector<std::size_t>(4999, 1));
+  REQUIRE(::write(pair.remote.get(), input.data(), input.size()) ==
+          static_cast<ssize_t>(input.size()));
+  xdr_qio_reader* reader = xdr_qio_reader_create(pair.local.get(), 5000);
+  REQUIRE(reader != nullptr);
+  CHECK(xdr_qio_reader_fill(reader) == 0);
+  u_int decoded = 0;
+  CHECK(xdr_qio_reader_next(reader, xdrproc(xdr_u_int), &decoded) == 0);
+  CHECK(decoded == value);
+  xdr_qio_reader_destroy(reader);
 }
 
 TEST_CASE("end of input inside a record is EPIPE and the partial record is never handed out",
@@ -245,7 +301,7 @@ TEST_CASE("fill stops when waiting records reach the limit and resumes once they
           static_cast<ssize_t>(input.size()));
   RecordReader reader(pair.local.get(), ReaderLimits{1000, 0});
   REQUIRE_FALSE(reader.fill());
-  CHECK(reader.assembler().ready_wire_bytes() < input.size());
+  CHECK(reader.assembler().ready_bytes() < input.size());
   std::size_t taken = 0;
   std::vector<char> out;
   for (int round = 0; round < count && taken < count; ++round) {

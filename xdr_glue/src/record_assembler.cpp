@@ -1,8 +1,10 @@
 // record_assembler.cpp - record-mark parsing and record reassembly.
 //
 // Every limit is checked when a mark arrives, before any byte of its
-// fragment is stored, and storage grows only up to what the marks so far
-// announce, so a hostile peer can make us hold at most max_record bytes.
+// fragment is stored, and storage grows only with the bytes that arrive,
+// so a hostile peer can make us hold at most the records it really sent:
+// a record in progress of at most max_record bytes and, when fed as a
+// reader feeds (input_room() at a time), storage_limit() in all.
 #include "xdr_glue/record_assembler.hpp"
 
 #include <algorithm> // std::min, std::max
@@ -27,6 +29,88 @@ FragmentMark MarkCollector::mark() const noexcept {
   return {word & fragment_length_mask, (word & last_fragment_flag) != 0};
 }
 
+namespace {
+
+// Each stored record starts with its length, in host order: it never
+// leaves this buffer.
+constexpr std::size_t stored_length_size = sizeof(std::uint32_t);
+// The first allocation: a few small records' worth, not one per byte.
+constexpr std::size_t smallest_storage = 256;
+
+} // namespace
+
+void RecordStore::start_record() {
+  const char no_length_yet[stored_length_size] = {};
+  append(no_length_yet, stored_length_size);
+}
+
+void RecordStore::append(const char* bytes, std::size_t size) {
+  make_room(size);
+  bytes_.insert(bytes_.end(), bytes, bytes + size);
+}
+
+// The record in progress ends here: its length goes in front of it. Its
+// length fits 32 bits, since max_record is at most 0xffffffff.
+void RecordStore::end_record() noexcept {
+  const auto length = static_cast<std::uint32_t>(bytes_.size() - ready_end_ - stored_length_size);
+  std::memcpy(bytes_.data() + ready_end_, &length, stored_length_size);
+  ready_end_ = bytes_.size();
+}
+
+void RecordStore::drop_partial() noexcept {
+  bytes_.resize(ready_end_);
+  if (!has_record()) {
+    bytes_ = std::vector<char>();
+    first_ = ready_end_ = 0;
+  }
+}
+
+void RecordStore::take(std::vector<char>& record) {
+  std::uint32_t length = 0;
+  std::memcpy(&length, bytes_.data() + first_, stored_length_size);
+  const char* begin = bytes_.data() + first_ + stored_length_size;
+  record.assign(begin, begin + length);
+  first_ += stored_length_size + length;
+  after_take();
+}
+
+// Once no complete record is left: start over at the front if nothing is
+// in progress, and give back a buffer that an oversized feed grew past the
+// limit.
+void RecordStore::after_take() {
+  if (has_record())
+    return;
+  if (first_ == bytes_.size()) {
+    bytes_.clear();
+    first_ = ready_end_ = 0;
+  }
+  if (bytes_.capacity() > growth_limit_) {
+    std::vector<char> partial(bytes_.begin() + static_cast<std::ptrdiff_t>(first_), bytes_.end());
+    bytes_ = std::move(partial);
+    first_ = ready_end_ = 0;
+  }
+}
+
+// Taken records are dropped from the front before the buffer grows; it
+// grows geometrically, but not past the limit while what it must hold fits
+// within it.
+void RecordStore::make_room(std::size_t more) {
+  if (bytes_.size() + more <= bytes_.capacity())
+    return;
+  if (first_ > 0) {
+    bytes_.erase(bytes_.begin(), bytes_.begin() + static_cast<std::ptrdiff_t>(first_));
+    ready_end_ -= first_;
+    first_ = 0;
+  }
+  const std::size_t needed = bytes_.size() + more;
+  if (needed <= bytes_.capacity())
+    return;
+  std::size_t grown = std::max({needed, bytes_.capacity() * 2, smallest_storage});
+  if (needed <= growth_limit_)
+    grown = std::min(grown, growth_limit_);
+  bytes_.reserve(grown);
+}
+
 } // namespace detail
 
 namespace {
@@ -35,22 +119,27 @@ std::error_code error_of(int value) noexcept { return {value, std::generic_categ
 
 // XDR memory streams take a u_int size, so no record may be larger.
 constexpr std::size_t largest_record = std::numeric_limits<std::uint32_t>::max();
-constexpr std::size_t minimum_fragment_bound = 4096;
-constexpr std::size_t bytes_per_fragment_allowed = 256;
 
 ReaderLimits effective(ReaderLimits limits) noexcept {
   if (limits.max_record == 0)
     limits.max_record = default_max_record;
   limits.max_record = std::min(limits.max_record, largest_record);
-  if (limits.max_fragments == 0)
-    limits.max_fragments =
-        std::max(minimum_fragment_bound, limits.max_record / bytes_per_fragment_allowed);
+  if (limits.max_empty_fragments == 0)
+    limits.max_empty_fragments = default_max_empty_fragments;
   return limits;
+}
+
+// Up to max_record of complete records (a reader stops reading there),
+// one whole record in progress, and 4 bytes of length for each of those.
+std::size_t storage_limit_for(const ReaderLimits& limits) noexcept {
+  return 2 * limits.max_record + 2 * detail::record_mark_size;
 }
 
 } // namespace
 
-RecordAssembler::RecordAssembler(ReaderLimits limits) : limits_(effective(limits)) {}
+RecordAssembler::RecordAssembler(ReaderLimits limits)
+    : limits_(effective(limits)), storage_limit_(storage_limit_for(limits_)),
+      store_(storage_limit_) {}
 
 std::size_t RecordAssembler::feed(std::span<const char> bytes) {
   std::size_t used = 0;
@@ -71,10 +160,14 @@ std::size_t RecordAssembler::feed(std::span<const char> bytes) {
 // Checks the new fragment against both limits before storing anything.
 void RecordAssembler::begin_fragment(detail::FragmentMark mark) {
   mark_.clear();
-  if (++fragments_ > limits_.max_fragments)
+  if (mark.length == 0 && ++empty_fragments_ > limits_.max_empty_fragments)
     return fail(error_of(EPROTO));
   if (mark.length > limits_.max_record - announced_)
     return fail(error_of(EMSGSIZE));
+  if (!in_record_) {
+    store_.start_record();
+    in_record_ = true;
+  }
   announced_ += mark.length;
   fragment_remaining_ = mark.length;
   last_fragment_ = mark.last;
@@ -85,39 +178,25 @@ void RecordAssembler::begin_fragment(detail::FragmentMark mark) {
 
 std::size_t RecordAssembler::take_fragment_bytes(const char* bytes, std::size_t size) {
   const std::size_t taken = std::min(size, fragment_remaining_);
-  reserve_for(taken);
-  record_.insert(record_.end(), bytes, bytes + taken);
+  store_.append(bytes, taken);
   fragment_remaining_ -= taken;
   if (fragment_remaining_ == 0)
     finish_fragment();
   return taken;
 }
 
-void RecordAssembler::finish_fragment() {
+void RecordAssembler::finish_fragment() noexcept {
   in_fragment_ = false;
   if (!last_fragment_)
     return;
-  const std::size_t wire_bytes = record_.size() + fragments_ * detail::record_mark_size;
-  ready_.push_back({std::move(record_), wire_bytes});
-  ready_wire_bytes_ += wire_bytes;
-  record_ = std::vector<char>();
+  store_.end_record();
+  in_record_ = false;
   announced_ = 0;
-  fragments_ = 0;
-}
-
-// Grows geometrically, but never past what the marks have announced: the
-// capacity stays within max_record whatever the peer sends.
-void RecordAssembler::reserve_for(std::size_t more) {
-  const std::size_t needed = record_.size() + more;
-  if (needed <= record_.capacity())
-    return;
-  const std::size_t grown = std::max(needed, record_.capacity() * 2);
-  record_.reserve(std::min(grown, announced_));
+  empty_fragments_ = 0;
 }
 
 void RecordAssembler::end_of_input() noexcept {
-  const bool inside_record = in_fragment_ || mark_.started() || fragments_ > 0;
-  fail(error_of(inside_record ? EPIPE : ENODATA));
+  fail(error_of(record_in_progress() ? EPIPE : ENODATA));
 }
 
 void RecordAssembler::stop(std::error_code cause) noexcept { fail(cause); }
@@ -126,17 +205,15 @@ void RecordAssembler::fail(std::error_code cause) noexcept {
   if (status_)
     return;
   status_ = cause;
-  record_ = std::vector<char>(); // a partial record is never handed out
+  store_.drop_partial(); // a partial record is never handed out
+  in_record_ = false;
   in_fragment_ = false;
 }
 
 std::error_code RecordAssembler::next(std::vector<char>& record) {
-  if (ready_.empty())
+  if (!store_.has_record())
     return status_ ? status_ : error_of(EAGAIN);
-  ReadyRecord& front = ready_.front();
-  record = std::move(front.bytes);
-  ready_wire_bytes_ -= front.wire_bytes;
-  ready_.pop_front();
+  store_.take(record);
   return {};
 }
 

@@ -6,15 +6,16 @@
 #include <sys/stat.h>   // fstat, S_ISSOCK
 #include <unistd.h>     // read
 
-#include <cerrno> // errno values
+#include <algorithm> // std::min
+#include <cerrno>    // errno values
 
 namespace xdr_glue {
 namespace {
 
 std::error_code error_of(int value) noexcept { return {value, std::generic_category()}; }
 
-// One read() of this size per system call; records larger than it simply
-// take several reads.
+// At most one read() of this size per system call; records larger than
+// it simply take several reads.
 constexpr std::size_t read_chunk_size = 64 * 1024;
 
 bool descriptor_is_socket(int fd) noexcept {
@@ -35,17 +36,20 @@ std::error_code decode_record(std::span<char> record, xdrproc_t decode, void* ob
   return error_of(EBADMSG);
 }
 
+// A reader with a small max_record needs no 64 KiB buffer: it never
+// reads more than its records may hold.
 RecordReader::RecordReader(int fd, ReaderLimits limits)
     : fd_(fd), is_socket_(descriptor_is_socket(fd)), assembler_(limits),
-      buffer_(read_chunk_size) {}
+      buffer_(std::min(read_chunk_size, assembler_.storage_limit())) {}
 
 // A socket is read with MSG_DONTWAIT; anything else is polled first, so a
-// descriptor left blocking never blocks us either.
-RecordReader::ReadResult RecordReader::read_some() {
+// descriptor left blocking never blocks us either. Reads at most `length`
+// bytes, which must not be 0 (0 bytes read means end of file).
+RecordReader::ReadResult RecordReader::read_some(std::size_t length) {
   for (;;) {
     ssize_t count;
     if (is_socket_) {
-      count = ::recv(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+      count = ::recv(fd_, buffer_.data(), length, MSG_DONTWAIT);
     } else {
       pollfd readiness{fd_, POLLIN, 0};
       const int ready = ::poll(&readiness, 1, 0);
@@ -53,7 +57,7 @@ RecordReader::ReadResult RecordReader::read_some() {
         return {0, EAGAIN};
       if (ready < 0 && errno != EINTR)
         return {0, errno};
-      count = ready < 0 ? -1 : ::read(fd_, buffer_.data(), buffer_.size());
+      count = ready < 0 ? -1 : ::read(fd_, buffer_.data(), length);
     }
     if (count >= 0)
       return {static_cast<std::size_t>(count), 0};
@@ -62,10 +66,16 @@ RecordReader::ReadResult RecordReader::read_some() {
   }
 }
 
+// Each read is cut to the assembler's input room, so what it stores stays
+// within its storage limit however the bytes divide into records. While
+// fewer than max_record bytes of complete records wait, that room is at
+// least 2 bytes (a whole record in progress takes max_record + 4, a mark
+// being collected 3 more).
 std::error_code RecordReader::fill() {
   const std::size_t backlog_limit = assembler_.limits().max_record;
-  while (!assembler_.status() && assembler_.ready_wire_bytes() < backlog_limit) {
-    const ReadResult result = read_some();
+  while (!assembler_.status() && assembler_.ready_bytes() < backlog_limit &&
+         assembler_.input_room() > 0) {
+    const ReadResult result = read_some(std::min(buffer_.size(), assembler_.input_room()));
     if (result.bytes > 0) {
       assembler_.feed({buffer_.data(), result.bytes});
     } else if (result.error == EAGAIN) {

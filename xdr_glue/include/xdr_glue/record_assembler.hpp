@@ -6,14 +6,16 @@
 // by that many bytes. The assembler checks every limit before it allocates:
 // the sum of a record's fragment lengths is compared with max_record when
 // each mark arrives, so a mark announcing 0x7fffffff bytes allocates nothing.
-// It depends on nothing but the standard library, so a fuzzer can build it
-// on its own.
+// Any valid record within max_record is accepted, however many fragments
+// it arrives in. Complete records and the one in progress are kept back to
+// back in one buffer, 4 bytes of length before each, so what is held
+// follows what was received, however small the records. It depends on
+// nothing but the standard library, so a fuzzer can build it on its own.
 #ifndef XDR_GLUE_RECORD_ASSEMBLER_HPP
 #define XDR_GLUE_RECORD_ASSEMBLER_HPP
 
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::uint32_t, record marks
-#include <deque>        // std::deque, records waiting to be taken
 #include <span>         // std::span, input bytes
 #include <system_error> // std::error_code, the stream's status
 #include <vector>       // std::vector, record storage
@@ -25,16 +27,21 @@ namespace xdr_glue {
 // The default and usual maximum record size: 1 MiB.
 inline constexpr std::size_t default_max_record = 1024 * 1024;
 
+// The default bound on zero-length fragments in one record.
+inline constexpr std::size_t default_max_empty_fragments = 16;
+
 // Bounds on one record. A zero in either field picks its default.
 struct ReaderLimits {
   // Most bytes in one record, summed over its fragments (marks excluded).
   // Default default_max_record; values above 0xffffffff are lowered to it
-  // because XDR memory streams count in 32 bits.
+  // because XDR memory streams count in 32 bits. Fragments that carry
+  // bytes need no other bound: each brings at least one byte nearer.
   std::size_t max_record = default_max_record;
-  // Most fragments in one record. Zero-length fragments are legal, so
-  // without this bound a peer could keep one record open forever.
-  // Default: 4096, or max_record / 256 when that is larger.
-  std::size_t max_fragments = 0;
+  // Most zero-length fragments in one record. They are legal but bring
+  // the record no nearer its end, so without this bound a peer could keep
+  // one record open forever, 4 bytes at a time. Default
+  // default_max_empty_fragments.
+  std::size_t max_empty_fragments = 0;
 };
 
 namespace detail {
@@ -55,12 +62,46 @@ public:
   std::size_t take(const char* bytes, std::size_t size) noexcept;
   bool complete() const noexcept { return filled_ == record_mark_size; }
   bool started() const noexcept { return filled_ > 0; }
+  std::size_t collected() const noexcept { return filled_; }
   FragmentMark mark() const noexcept;
   void clear() noexcept { filled_ = 0; }
 
 private:
   unsigned char bytes_[record_mark_size] = {};
   std::size_t filled_ = 0;
+};
+
+// Complete records not yet taken, then the record being assembled, back to
+// back in one buffer, each behind its 4-byte length: a record costs its
+// bytes plus 4, however small, and no allocation of its own.
+class RecordStore {
+public:
+  // The buffer grows geometrically up to `growth_limit`, and past it only
+  // to what it must hold.
+  explicit RecordStore(std::size_t growth_limit) noexcept : growth_limit_(growth_limit) {}
+
+  void start_record();
+  void append(const char* bytes, std::size_t size);
+  void end_record() noexcept;
+  // Discards the record in progress (and frees the buffer if it held
+  // nothing else).
+  void drop_partial() noexcept;
+  // Moves the oldest complete record into `record`; has_record() first.
+  void take(std::vector<char>& record);
+
+  bool has_record() const noexcept { return first_ < ready_end_; }
+  std::size_t ready_bytes() const noexcept { return ready_end_ - first_; }
+  std::size_t live_bytes() const noexcept { return bytes_.size() - first_; }
+  std::size_t held_bytes() const noexcept { return bytes_.capacity(); }
+
+private:
+  void make_room(std::size_t more);
+  void after_take();
+
+  std::vector<char> bytes_;
+  std::size_t first_ = 0;     // the oldest record not yet taken
+  std::size_t ready_end_ = 0; // end of the complete records
+  std::size_t growth_limit_;
 };
 
 } // namespace detail
@@ -71,8 +112,9 @@ public:
 
   // Takes stream bytes. Returns how many it used: all of them, unless the
   // stream has failed (see status()), after which it takes no more.
-  // Throws std::bad_alloc if record storage (at most max_record per record
-  // plus the records not yet taken) cannot be allocated.
+  // Throws std::bad_alloc if record storage cannot be allocated. Feed at
+  // most input_room() bytes at a time to keep held_bytes() within
+  // storage_limit().
   XDR_GLUE_EXPORT std::size_t feed(std::span<const char> bytes);
 
   // The input has ended. Between records the stream's status becomes
@@ -91,43 +133,51 @@ public:
   //   otherwise the stream's final status, once every record completed
   //             before it has been taken: ENODATA (clean end), EPIPE
   //             (end of input inside a record), EMSGSIZE (record larger
-  //             than max_record), EPROTO (more than max_fragments
-  //             fragments), or the cause given to stop().
+  //             than max_record), EPROTO (more than max_empty_fragments
+  //             zero-length fragments), or the cause given to stop().
   XDR_GLUE_EXPORT std::error_code next(std::vector<char>& record);
 
   // {} while the stream is open, else its final status (see next()).
   std::error_code status() const noexcept { return status_; }
-  bool has_record() const noexcept { return !ready_.empty(); }
-  // Bytes on the wire (marks included) of the complete records not yet
-  // taken: what a reader bounds to keep a fast sender from piling them up.
-  std::size_t ready_wire_bytes() const noexcept { return ready_wire_bytes_; }
-  // Memory reserved for the record being assembled; never above
-  // max_record, and only as much as the marks received so far announce.
-  std::size_t reserved_bytes() const noexcept { return record_.capacity(); }
+  bool has_record() const noexcept { return store_.has_record(); }
+  // True from the first byte of a record's first mark to its last byte.
+  bool record_in_progress() const noexcept { return in_record_ || mark_.started(); }
+  // Bytes held for the complete records not yet taken: their bytes plus 4
+  // each, never more than they took on the wire. What a reader bounds to
+  // keep a fast sender from piling them up.
+  std::size_t ready_bytes() const noexcept { return store_.ready_bytes(); }
+  // Memory held for records (complete ones not yet taken and the one in
+  // progress): never above storage_limit() while no feed is larger than
+  // input_room(), and never above it once no complete record waits.
+  std::size_t held_bytes() const noexcept { return store_.held_bytes(); }
+  // 2 * max_record + 8: room for up to max_record bytes of complete
+  // records not yet taken, plus a whole record in progress.
+  std::size_t storage_limit() const noexcept { return storage_limit_; }
+  // How many bytes the next feed may bring without held_bytes() passing
+  // storage_limit(): stored bytes never outnumber the bytes fed, counting
+  // those of a mark still being collected.
+  std::size_t input_room() const noexcept {
+    const std::size_t taken = store_.live_bytes() + mark_.collected();
+    return storage_limit_ > taken ? storage_limit_ - taken : 0;
+  }
   const ReaderLimits& limits() const noexcept { return limits_; }
 
 private:
-  struct ReadyRecord {
-    std::vector<char> bytes;
-    std::size_t wire_bytes = 0;
-  };
-
   void begin_fragment(detail::FragmentMark mark);
   std::size_t take_fragment_bytes(const char* bytes, std::size_t size);
-  void finish_fragment();
-  void reserve_for(std::size_t more);
+  void finish_fragment() noexcept;
   void fail(std::error_code cause) noexcept;
 
   ReaderLimits limits_;
+  std::size_t storage_limit_;
   detail::MarkCollector mark_;
-  std::vector<char> record_;           // the record being assembled
-  std::size_t announced_ = 0;          // its length so far, per its marks
-  std::size_t fragments_ = 0;          // its fragments so far
+  detail::RecordStore store_;
+  std::size_t announced_ = 0;          // the record's length so far, per its marks
+  std::size_t empty_fragments_ = 0;    // its zero-length fragments so far
   std::size_t fragment_remaining_ = 0; // bytes still due in this fragment
+  bool in_record_ = false;             // between a record's first mark and its end
   bool in_fragment_ = false;           // between a mark and its last byte
   bool last_fragment_ = false;         // this fragment ends the record
-  std::deque<ReadyRecord> ready_;
-  std::size_t ready_wire_bytes_ = 0;
   std::error_code status_;
 };
 

@@ -46,8 +46,11 @@ public:
 
   // Reads what the descriptor holds now, without blocking, until it would
   // block, the input ends or fails, or the complete records not yet taken
-  // reach max_record bytes on the wire (take them with next() and call
-  // fill() again; the descriptor stays readable). Returns {} while the
+  // hold max_record bytes (take them with next() and call fill() again;
+  // the descriptor stays readable). The reader holds at most
+  // 2 * max_record + 8 bytes of records (each record's bytes plus 4, the
+  // one in progress included) and a read buffer of 64 KiB or that much,
+  // whichever is smaller, however small the records. Returns {} while the
   // stream is open, else its final status (as RecordAssembler::next
   // describes it; a read error is reported as its errno value). Records
   // completed before the end are still handed out by next().
@@ -72,7 +75,7 @@ private:
     std::size_t bytes = 0;
     int error = 0; // 0 with 0 bytes: end of file
   };
-  ReadResult read_some();
+  ReadResult read_some(std::size_t length);
 
   int fd_;
   bool is_socket_;

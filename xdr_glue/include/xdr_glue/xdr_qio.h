@@ -32,7 +32,9 @@ extern "C" {
  *   XDR_QIO_TRUNCATED  the stream ended inside a record (discarded);
  *   XDR_QIO_TOO_BIG    a record's fragments add up to more than max_record
  *                      (detected from the marks, before storing the bytes);
- *   XDR_QIO_FRAGMENTS  a record has more fragments than allowed;
+ *   XDR_QIO_FRAGMENTS  a record has more zero-length fragments than
+ *                      allowed (16); fragments that carry bytes are
+ *                      bounded only by max_record;
  *   XDR_QIO_DECODE     a whole record did not decode with the xdrproc_t
  *                      given (that record is consumed, the next may be
  *                      fine); any other value is read(2)'s errno.
@@ -103,14 +105,17 @@ typedef struct xdr_qio_reader xdr_qio_reader;
 /* Creates a reader for descriptor `channel` (a qio channel or any other
  * readable descriptor, blocking or not: the reader never waits).
  *   max_record  most bytes in one record, summed over its fragments;
- *               0: XDR_QIO_DEFAULT_MAX_RECORD. A record may have at most
- *               4096 fragments, or max_record / 256 if that is larger.
+ *               0: XDR_QIO_DEFAULT_MAX_RECORD. Any number of fragments
+ *               is accepted, but at most 16 empty ones per record.
+ * The reader holds at most 2 * max_record + 8 bytes of records (complete
+ * ones not yet taken and the one in progress, each with 4 bytes of
+ * length) and a read buffer of 64 KiB or that much, whichever is smaller.
  * Returns the reader, or NULL with errno EBADF (channel < 0) or ENOMEM. */
 XDR_GLUE_EXPORT xdr_qio_reader *xdr_qio_reader_create(int channel,
                                                       unsigned max_record);
 
 /* Reads what the descriptor holds now, never blocking, until it would
- * block, the stream ends, or complete records not yet taken reach
+ * block, the stream ends, or complete records not yet taken hold
  * max_record bytes (take them and fill again). Returns 0 while the stream
  * is open, else its final status (see above); records completed before
  * the end are still handed out by xdr_qio_reader_next.
