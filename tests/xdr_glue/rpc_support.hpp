@@ -127,14 +127,16 @@ inline bool closed_by_server(int fd) {
   return false;
 }
 
-// A libtirpc client (clnttcp_create) over a connection made by connect_to.
+// A libtirpc client (clnttcp_create) over a connection made by connect_to;
+// `send_size` is its xdrrec buffer (0: libtirpc's default), so its calls
+// go out in fragments of send_size - 4 bytes.
 class Client {
 public:
-  Client(std::uint16_t port, rpcvers_t version, int receive_buffer = 0) {
+  Client(std::uint16_t port, rpcvers_t version, int receive_buffer = 0, unsigned send_size = 0) {
     const Fd connection = connect_to(port, receive_buffer);
     sockaddr_in address = loopback_address(port);
     int socket = handed_on(connection);
-    handle_ = clnttcp_create(&address, QIO_TEST_PROGRAM, version, &socket, 0, 0);
+    handle_ = clnttcp_create(&address, QIO_TEST_PROGRAM, version, &socket, send_size, 0);
     if (handle_ == nullptr) {
       ::close(socket);
       throw std::runtime_error(clnt_spcreateerror("clnttcp_create"));
@@ -248,12 +250,16 @@ inline void register_test_program(xdr_glue::rpc::Server& server, Observed& obser
       xdrproc(xdr_u_int), [](const CallInfo&, const Void&, u_int&) { return false; }));
 }
 
+// Registers a test's own procedures beside the test program's.
+using Registration = std::function<void(xdr_glue::rpc::Server&)>;
+
 // The server with the test program, run by its own select loop on a
 // thread until the object is destroyed. Built and registered on the
 // test's thread; used only by the loop's thread until it is joined.
 class ServerThread {
 public:
-  explicit ServerThread(xdr_glue::rpc::ServerOptions options = {}) {
+  explicit ServerThread(xdr_glue::rpc::ServerOptions options = {},
+                        const Registration& also_register = {}) {
     listener_ = listen_on_loopback(port_);
     int stop[2];
     if (::pipe2(stop, O_CLOEXEC) != 0)
@@ -264,6 +270,8 @@ public:
     engine_ = std::make_unique<qio::Engine>();
     server_ = std::make_unique<xdr_glue::rpc::Server>(*engine_, std::move(options));
     register_test_program(*server_, observed);
+    if (also_register)
+      also_register(*server_);
     REQUIRE_FALSE(server_->add_listener(listener_.get()));
     thread_ = std::thread([this] { run(); });
   }
@@ -311,8 +319,8 @@ private:
 
 // ---- raw calls --------------------------------------------------------------------
 
-// An AUTH_NONE call header for QIO_TEST_PROGRAM, encoded by libtirpc.
-inline std::string call_header(std::uint32_t xid, rpcvers_t version, rpcproc_t procedure) {
+// An AUTH_NONE call header for QIO_TEST_PROGRAM, for xdr_callmsg.
+inline rpc_msg call_message(std::uint32_t xid, rpcvers_t version, rpcproc_t procedure) {
   rpc_msg call{};
   call.rm_xid = xid;
   call.rm_direction = CALL;
@@ -322,6 +330,12 @@ inline std::string call_header(std::uint32_t xid, rpcvers_t version, rpcproc_t p
   call.rm_call.cb_proc = procedure;
   call.rm_call.cb_cred = _null_auth;
   call.rm_call.cb_verf = _null_auth;
+  return call;
+}
+
+// The same, encoded by libtirpc.
+inline std::string call_header(std::uint32_t xid, rpcvers_t version, rpcproc_t procedure) {
+  rpc_msg call = call_message(xid, version, procedure);
   return xdr_test::encode(xdr_test::xdrproc(xdr_callmsg), &call);
 }
 
@@ -333,16 +347,54 @@ inline std::string words(std::initializer_list<std::uint32_t> values) {
   return out;
 }
 
-// Reads one reply with libtirpc (xdrrec + xdr_replymsg); the results, if
-// any, are decoded with `decode` into `results`.
-inline bool read_reply(int fd, rpc_msg& reply, xdrproc_t decode = nullptr,
+// Reads the next reply from `peer` (xdrrec + xdr_replymsg); the results,
+// if any, are decoded with `decode` into `results`. One peer reads a
+// series of replies: xdrrec may read ahead into the next.
+inline bool read_reply(xdr_test::TirpcPeer& peer, rpc_msg& reply, xdrproc_t decode = nullptr,
                        void* results = nullptr) {
-  xdr_test::TirpcPeer peer(fd);
   reply = rpc_msg{};
   reply.acpted_rply.ar_verf = _null_auth;
   reply.acpted_rply.ar_results.where = static_cast<caddr_t>(results);
   reply.acpted_rply.ar_results.proc = decode ? decode : xdr_glue::rpc::void_xdrproc();
   return peer.read_record(xdr_test::xdrproc(xdr_replymsg), &reply);
+}
+
+// Reads one reply, the only one expected on `fd` for now.
+inline bool read_reply(int fd, rpc_msg& reply, xdrproc_t decode = nullptr,
+                       void* results = nullptr) {
+  xdr_test::TirpcPeer peer(fd);
+  return read_reply(peer, reply, decode, results);
+}
+
+// A call with `text` as its string argument, as the record's payload.
+inline std::string string_call(std::uint32_t xid, rpcproc_t procedure, const std::string& text) {
+  char* argument = const_cast<char*>(text.c_str());
+  return call_header(xid, QIO_TEST_V1, procedure) +
+         xdr_test::encode(xdr_test::xdrproc(xdr_wrapstring), &argument);
+}
+
+// An ECHO_TEXT call with `text` as its argument, as the record's payload.
+inline std::string echo_call(std::uint32_t xid, const std::string& text) {
+  return string_call(xid, ECHO_TEXT, text);
+}
+
+// Reads the next reply from `peer`, to a call answered with a string, and
+// checks it is `text` for `xid`.
+inline void expect_echo(xdr_test::TirpcPeer& peer, std::uint32_t xid, const std::string& text) {
+  rpc_msg reply;
+  char* echoed = nullptr;
+  REQUIRE(read_reply(peer, reply, xdr_test::xdrproc(xdr_wrapstring), &echoed));
+  CHECK(reply.rm_xid == xid);
+  CHECK(reply.rm_reply.rp_stat == MSG_ACCEPTED);
+  CHECK(reply.acpted_rply.ar_stat == SUCCESS);
+  CHECK((echoed != nullptr && text == echoed));
+  xdr_free(xdr_test::xdrproc(xdr_wrapstring), &echoed);
+}
+
+// The same for the only reply expected on `fd` for now.
+inline void expect_echo(int fd, std::uint32_t xid, const std::string& text) {
+  xdr_test::TirpcPeer peer(fd);
+  expect_echo(peer, xid, text);
 }
 
 // ---- child processes --------------------------------------------------------------

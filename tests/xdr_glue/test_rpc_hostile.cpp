@@ -16,6 +16,8 @@ using rpc_test::call_header;
 using rpc_test::Client;
 using rpc_test::closed_by_server;
 using rpc_test::connect_to;
+using rpc_test::echo_call;
+using rpc_test::expect_echo;
 using rpc_test::read_reply;
 using rpc_test::send_all;
 using rpc_test::ServerThread;
@@ -27,25 +29,6 @@ using xdr_test::xdrproc;
 namespace {
 
 std::error_code errc(int value) { return {value, std::generic_category()}; }
-
-// An ECHO_TEXT call with `text` as its argument, as the record's payload.
-std::string echo_call(std::uint32_t xid, const std::string& text) {
-  char* argument = const_cast<char*>(text.c_str());
-  return call_header(xid, QIO_TEST_V1, ECHO_TEXT) +
-         xdr_test::encode(xdrproc(xdr_wrapstring), &argument);
-}
-
-// Reads one reply to an ECHO_TEXT call and checks it is `text` for `xid`.
-void expect_echo(int fd, std::uint32_t xid, const std::string& text) {
-  rpc_msg reply;
-  char* echoed = nullptr;
-  REQUIRE(read_reply(fd, reply, xdrproc(xdr_wrapstring), &echoed));
-  CHECK(reply.rm_xid == xid);
-  CHECK(reply.rm_reply.rp_stat == MSG_ACCEPTED);
-  CHECK(reply.acpted_rply.ar_stat == SUCCESS);
-  CHECK((echoed != nullptr && text == echoed));
-  xdr_free(xdrproc(xdr_wrapstring), &echoed);
-}
 
 // Every hostile case: send `input`, expect the server to close that
 // connection for `reason`, and a bystander client to be served after.
@@ -206,17 +189,32 @@ TEST_CASE("a client that sends calls but never reads replies stops being read, s
   CHECK(bystander.echoes("still served"));
 }
 
-TEST_CASE("clients beyond max_connections are closed at once with ECONNREFUSED",
+TEST_CASE("clients beyond max_connections are closed at once with ECONNREFUSED when no client "
+          "is idle",
           "[xdr_glue][rpc][hostile]") {
   xdr_glue::rpc::ServerOptions options;
   options.max_connections = 1;
   ServerThread server(std::move(options));
-  Client first(server.port(), QIO_TEST_V1);
-  REQUIRE(first.echoes("the only one"));
+  // The only client is busy: a reply far larger than the socket buffers
+  // waits for it to read, so it is not idle and may not be displaced.
+  Client first(server.port(), QIO_TEST_V1, 16 * 1024);
+  u_int size = 4 * 1024 * 1024;
+  blob unread{};
+  REQUIRE(first.call(MAKE_BLOB, xdrproc(xdr_u_int), &size, xdrproc(xdr_blob), &unread,
+                     timeval{0, 0}) == RPC_TIMEDOUT); // sent, not waited for
+  REQUIRE(server.observed.wait_for_blob_calls(1));
   const Fd second = connect_to(server.port());
   CHECK(closed_by_server(second.get()));
   const auto reasons = server.observed.wait_for_closes(1);
   REQUIRE(reasons.size() == 1);
   CHECK(reasons[0] == errc(ECONNREFUSED));
-  CHECK(first.echoes("still the only one"));
+  // The first client collects its reply (libtirpc matches it by xid).
+  u_int32_t xid = 0;
+  REQUIRE(clnt_control(first.get(), CLGET_XID, reinterpret_cast<char*>(&xid)));
+  REQUIRE(clnt_control(first.get(), CLSET_XID, reinterpret_cast<char*>(&xid)));
+  blob received{};
+  CHECK(first.call(MAKE_BLOB, xdrproc(xdr_u_int), &size, xdrproc(xdr_blob), &received) ==
+        RPC_SUCCESS);
+  CHECK(received.blob_len == size);
+  clnt_freeres(first.get(), xdrproc(xdr_blob), reinterpret_cast<caddr_t>(&received));
 }

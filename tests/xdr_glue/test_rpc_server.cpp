@@ -50,6 +50,45 @@ TEST_CASE("a libtirpc client gets NULLPROC, echoed strings and rpcgen structures
         RPC_SUCCESS);
 }
 
+TEST_CASE("a libtirpc client with a 100-byte send buffer gets its 500,000-byte call, sent in "
+          "5,209 fragments, answered",
+          "[xdr_glue][rpc]") {
+  // TRANSFORM_SAMPLE, whose opaque payload has no bound (xdr_wrapstring
+  // stops at 9,000 bytes), sized so that the whole call is 500,000 bytes.
+  const std::size_t call_header_size = 40; // AUTH_NONE, as clnttcp_create sends it
+  XdrObject<sample> empty(xdr_sample);
+  fill_sample(empty.value, 1, 0);
+  const std::size_t payload_size =
+      500000 - call_header_size - encode(empty.procedure(), &empty.value).size();
+  XdrObject<sample> sent(xdr_sample);
+  fill_sample(sent.value, 1, payload_size);
+  // libtirpc's xdrrec with a 100-byte buffer, as the client's, writing the
+  // same call to a file: 96 bytes of call per fragment.
+  {
+    const qio_test::Fd file = qio_test::temporary_file();
+    xdr_test::TirpcPeer writer(file.get(), 100);
+    rpc_msg call = rpc_test::call_message(1, QIO_TEST_V1, TRANSFORM_SAMPLE);
+    writer.xdr()->x_op = XDR_ENCODE;
+    REQUIRE(xdr_callmsg(writer.xdr(), &call));
+    REQUIRE(xdr_sample(writer.xdr(), &sent.value));
+    REQUIRE(xdrrec_endofrecord(writer.xdr(), TRUE));
+    std::string wire(static_cast<std::size_t>(::lseek(file.get(), 0, SEEK_CUR)), '\0');
+    REQUIRE(::pread(file.get(), wire.data(), wire.size(), 0) == static_cast<ssize_t>(wire.size()));
+    const xdr_test::ParsedStream parsed = xdr_test::parse_stream(wire);
+    REQUIRE(parsed.records.size() == 1);
+    CHECK(parsed.records[0].size() == 500000);
+    CHECK(parsed.fragments == 5209);
+  }
+  ServerThread server;
+  Client client(server.port(), QIO_TEST_V1, 0, 100);
+  XdrObject<sample> received(xdr_sample);
+  REQUIRE(client.call(TRANSFORM_SAMPLE, sent.procedure(), &sent.value, received.procedure(),
+                      &received.value) == RPC_SUCCESS);
+  sent.value.sequence += 1000;
+  CHECK(encode(received.procedure(), &received.value) == encode(sent.procedure(), &sent.value));
+  CHECK(client.echoes("and the connection goes on"));
+}
+
 TEST_CASE("unknown programs, versions and procedures get PROG_UNAVAIL, PROG_MISMATCH with the "
           "version range, and PROC_UNAVAIL",
           "[xdr_glue][rpc]") {
