@@ -5,9 +5,14 @@
 #include <sys/select.h> // pselect
 
 #include <algorithm>    // std::max
+#include <chrono>       // std::chrono::seconds, the longest wait
+#include <cstdio>       // stderr
 #include <cstdlib>      // std::malloc
 #include <cstring>      // std::memcpy
 #include <system_error> // std::system_error
+#include <utility>      // std::move
+
+#include <fmt/core.h>
 
 #include "common/xdr_procedure.hpp"
 #include "echo.h" // rpcgen: ECHO_PROGRAM, ECHO_VERSION, ECHO, STATS, echo_data, echo_stats
@@ -36,19 +41,24 @@ sigset_t catch_stop_signals() {
   return waiting_mask;
 }
 
-xdr_glue::rpc::ServerOptions server_options(ServerCounters& counters) {
-  xdr_glue::rpc::ServerOptions options;
+xdr_glue::rpc::ServerOptions server_options(ServerCounters& counters,
+                                            xdr_glue::rpc::ServerOptions options) {
   // A call carrying the largest ECHO argument is 1 MiB plus the RPC header
   // (at most two 400-byte authenticators and a few words).
   options.max_call_size = ECHO_MAX_BYTES + 4096;
   options.on_close = [&counters](int, std::error_code) { ++counters.connections_closed; };
+  options.on_accept_error = [](std::error_code error) {
+    fmt::print(stderr, "qio-rpc-demo server: cannot accept more clients ({}); waiting for one "
+                       "to leave\n", error.message());
+  };
   return options;
 }
 
 } // namespace
 
-EchoServer::EchoServer(int listener)
-    : server_(engine_, server_options(counters_)), waiting_mask_(catch_stop_signals()) {
+EchoServer::EchoServer(int listener, xdr_glue::rpc::ServerOptions limits)
+    : server_(engine_, server_options(counters_, std::move(limits))),
+      waiting_mask_(catch_stop_signals()) {
   register_procedures();
   if (const std::error_code error = server_.add_listener(listener))
     throw std::system_error(error, "listening for RPC clients");
@@ -97,7 +107,8 @@ void EchoServer::serve_until_signalled() {
     FD_ZERO(&readable);
     FD_ZERO(&writable);
     const int count = server_.fill_fdsets(readable, writable);
-    const timespec timeout{server_.has_pending_calls() ? 0 : 1, 0};
+    const long wait_ms = server_.select_timeout(std::chrono::seconds(1)).count();
+    const timespec timeout{wait_ms / 1000, wait_ms % 1000 * 1000000};
     if (::pselect(count, &readable, &writable, nullptr, &timeout, &waiting_mask_) < 0)
       FD_ZERO(&readable); // EINTR: a stop signal, seen at the top of the loop
     server_.process(readable);

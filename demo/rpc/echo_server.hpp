@@ -31,11 +31,13 @@ struct ServerCounters {
 class EchoServer {
 public:
   // Serves the echo program to clients of `listener` (a listening TCP
-  // socket, which stays the caller's). Throws std::system_error if the
-  // program cannot be registered. From here on SIGINT and SIGTERM are
-  // caught, so one that arrives before the loop runs still lets the
-  // caller clean up (an rpcbind registration, say) and ends the loop.
-  explicit EchoServer(int listener);
+  // socket, which stays the caller's), with `limits` (max_connections and
+  // the timeouts; the server sets the call size and the callbacks). Throws
+  // std::system_error if the program cannot be registered. From here on
+  // SIGINT and SIGTERM are caught, so one that arrives before the loop
+  // runs still lets the caller clean up (an rpcbind registration, say) and
+  // ends the loop.
+  explicit EchoServer(int listener, xdr_glue::rpc::ServerOptions limits = {});
 
   // Runs the select loop until SIGINT or SIGTERM arrives. The signals are
   // blocked except while the loop waits (pselect), so one arriving at any
@@ -43,6 +45,10 @@ public:
   void serve_until_signalled();
 
   const ServerCounters& counters() const noexcept { return counters_; }
+  // What the RPC server did about its connections (timeouts, reaping).
+  const xdr_glue::rpc::ServerStatistics& statistics() const noexcept {
+    return server_.statistics();
+  }
   // The signal that stopped serve_until_signalled, or 0.
   int stop_signal() const noexcept;
 

@@ -5,7 +5,8 @@
 //                                 the client session against it (echoes,
 //                                 a slow-reading phase, STATS), prints the
 //                                 results, and stops the server;
-//   qio-rpc-demo server [--port N] [--register]
+//   qio-rpc-demo server [--port N] [--register] [--max-connections N]
+//                       [--idle-timeout SECONDS] [--call-timeout SECONDS]
 //                                 serves on 127.0.0.1 until SIGINT or
 //                                 SIGTERM, for other clients (rpcinfo, or
 //                                 the next form) to call; --register also
@@ -14,9 +15,11 @@
 //                                 started with the previous form.
 #include <signal.h> // SIGTERM
 
-#include <chrono>      // std::chrono::seconds
+#include <chrono>      // std::chrono::seconds, the timeouts
+#include <cmath>       // std::llround, seconds to milliseconds
 #include <cstdint>     // std::uint16_t
 #include <optional>    // std::optional, the rpcbind registration
+#include <string>      // std::string, help lines with their defaults
 #include <string_view> // std::string_view
 
 #include <fmt/core.h>
@@ -34,9 +37,29 @@
 namespace rpc_demo {
 namespace {
 
+// The library's defaults, shown in --help as they are.
+const xdr_glue::rpc::ServerOptions server_defaults;
+
+std::string seconds_of(std::chrono::milliseconds duration) {
+  return fmt::format("{:g}", static_cast<double>(duration.count()) / 1000);
+}
+
+const std::string max_connections_help =
+    fmt::format("server: most clients; a newcomer beyond displaces the one idle longest "
+                "(default: {})",
+                server_defaults.max_connections);
+const std::string idle_timeout_help =
+    fmt::format("server: close a client idle this long, 0: never (default: {})",
+                seconds_of(server_defaults.idle_timeout));
+const std::string call_timeout_help =
+    fmt::format("server: close a client whose call is incomplete this long, 0: never "
+                "(default: {})",
+                seconds_of(server_defaults.call_timeout));
+
 const demo::Usage usage{
     "qio-rpc-demo",
-    "[server [--port N] [--register] | client --port N]",
+    "[server [--port N] [--register] [--max-connections N] [--idle-timeout SECONDS]\n"
+    "                           [--call-timeout SECONDS] | client --port N]",
     "ONC RPC over qio: program 0x31230001 version 1 (demo/rpc/echo.x), procedures\n"
     "ECHO (opaque data up to 1 MiB, sent back unchanged) and STATS (the server's\n"
     "counters), served by xdr_glue's RPC responder and called with libtirpc.\n"
@@ -52,7 +75,37 @@ const demo::Usage usage{
     {
         {"port", "N", "server: port to listen on (default: 0, any free port); client: required"},
         {"register", "", "server: register with the machine's rpcbind while serving"},
+        {"max-connections", "N", max_connections_help},
+        {"idle-timeout", "SECONDS", idle_timeout_help},
+        {"call-timeout", "SECONDS", call_timeout_help},
     }};
+
+// The server flags' names, for checking they come with 'server'.
+constexpr std::string_view server_only_options[] = {"register", "max-connections",
+                                                   "idle-timeout", "call-timeout"};
+
+// A day: longer timeouts are as good as none, and 0 means none.
+constexpr double longest_timeout_seconds = 86400;
+
+std::chrono::milliseconds timeout_option(const demo::CommandLine& options, std::string_view name,
+                                         std::chrono::milliseconds fallback) {
+  const double seconds = options.seconds(name, static_cast<double>(fallback.count()) / 1000, 0,
+                                         longest_timeout_seconds);
+  return std::chrono::milliseconds(std::llround(seconds * 1000));
+}
+
+// The limits given on the command line, over the library's defaults.
+xdr_glue::rpc::ServerOptions server_limits(const demo::CommandLine& options) {
+  xdr_glue::rpc::ServerOptions limits;
+  limits.max_connections = options.number("max-connections", limits.max_connections, 1, 65536);
+  limits.idle_timeout = timeout_option(options, "idle-timeout", limits.idle_timeout);
+  limits.call_timeout = timeout_option(options, "call-timeout", limits.call_timeout);
+  return limits;
+}
+
+std::string describe_timeout(std::chrono::milliseconds timeout) {
+  return timeout.count() == 0 ? "none" : seconds_of(timeout) + " s";
+}
 
 // rpcinfo's universal address of 127.0.0.1:port: "127.0.0.1.H.L".
 std::string universal_address(std::uint16_t port) {
@@ -70,12 +123,21 @@ void print_server_summary(const EchoServer& server) {
                  demo::format_bytes(counters.peak_bytes_queued),
                  demo::format_count(counters.connections_closed)});
   table.print();
+  const xdr_glue::rpc::ServerStatistics& statistics = server.statistics();
+  demo::Table closes({"closed idle", "closed inside a call", "displaced by a newcomer", "refused",
+                      "accept pauses"});
+  closes.add_row({demo::format_count(statistics.idle_timeouts),
+                  demo::format_count(statistics.call_timeouts), demo::format_count(statistics.reaped),
+                  demo::format_count(statistics.refused),
+                  demo::format_count(statistics.accept_pauses)});
+  closes.print();
 }
 
-int run_server(std::uint16_t requested_port, bool register_with_rpcbind) {
+int run_server(std::uint16_t requested_port, bool register_with_rpcbind,
+               const xdr_glue::rpc::ServerOptions& limits) {
   const demo::UniqueFd listener = listen_for_clients(requested_port);
   const std::uint16_t port = demo::local_port(listener.get());
-  EchoServer server(listener.get());
+  EchoServer server(listener.get(), limits);
   std::optional<xdr_glue::rpc::RpcbindRegistration> registration;
   if (register_with_rpcbind)
     registration.emplace(ECHO_PROGRAM, ECHO_VERSION, port);
@@ -88,6 +150,8 @@ int run_server(std::uint16_t requested_port, bool register_with_rpcbind) {
   if (registration)
     fmt::print("  registered with rpcbind: rpcinfo -n {} -t 127.0.0.1 {} {} finds it\n", port,
                ECHO_PROGRAM, ECHO_VERSION);
+  fmt::print("  limits:   {} clients, idle timeout {}, call timeout {}\n", limits.max_connections,
+             describe_timeout(limits.idle_timeout), describe_timeout(limits.call_timeout));
   std::fflush(stdout);
   server.serve_until_signalled();
   fmt::print("qio-rpc-demo server: stopped by signal {}\n", server.stop_signal());
@@ -128,16 +192,18 @@ int main(int argc, char** argv) {
   const demo::CommandLine options(usage, argc, argv, has_mode ? 2 : 1);
   if (!has_mode && options.given("port"))
     options.reject("--port goes with 'server' or 'client'");
-  if (mode != "server" && options.given("register"))
-    options.reject("--register goes with 'server'");
+  for (const std::string_view name : server_only_options)
+    if (mode != "server" && options.given(name))
+      options.reject(fmt::format("--{} goes with 'server'", name));
   if (mode == "client" && !options.given("port"))
     options.reject("'client' needs --port N (the port a 'server' printed)");
   const auto port = static_cast<std::uint16_t>(options.number("port", 0, mode == "client" ? 1 : 0, 65535));
   const bool register_with_rpcbind = options.given("register");
+  const xdr_glue::rpc::ServerOptions limits = server_limits(options);
   demo::ignore_broken_pipes();
   return demo::run_reporting_errors(usage.program, [&] {
     if (mode == "server")
-      return run_server(port, register_with_rpcbind);
+      return run_server(port, register_with_rpcbind, limits);
     if (mode == "client")
       return run_client_session(port);
     return run_demo();

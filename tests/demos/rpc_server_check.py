@@ -10,7 +10,9 @@ usage: rpc_server_check.py QIO_RPC_DEMO RPCINFO
    `rpcinfo -a 127.0.0.1.H.L -T tcp 824377345 1` (H.L: the port's two bytes).
 3. Runs the client session against it: `qio-rpc-demo client --port N`.
 4. Stops it with SIGTERM: it must print its summary and exit 0.
-5. If an rpcbind runs on this machine, also starts `server --register` and
+5. Starts `server --idle-timeout 1` and checks that a client that sends
+   nothing is closed and counted.
+6. If an rpcbind runs on this machine, also starts `server --register` and
    checks `rpcinfo -n N -t 127.0.0.1 824377345 1` (docs/demos.md),
    then that stopping the server removes the registration.
 Every server started is killed with its process group whatever happens.
@@ -101,6 +103,26 @@ def check_plain_server(demo, rpcinfo):
         demo_process.kill_group(server)
 
 
+def check_idle_timeout(demo):
+    """`server --idle-timeout 1` closes a client that sends nothing, and
+    counts it in its summary."""
+    port = free_port()
+    server = demo_process.start([demo, "server", "--port", str(port), "--idle-timeout", "1"])
+    try:
+        wait_for_line(server, r"idle timeout 1 s", 10)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as idle:
+            ready, _, _ = select.select([idle], [], [], 10)
+            if not ready or idle.recv(1) != b"":
+                raise AssertionError("the server did not close an idle client within 10 s")
+        server.send_signal(signal.SIGTERM)
+        out, err, timed_out = demo_process.communicate_within(server, 10)
+        print(out + err, end="")
+        if timed_out or not re.search(r"closed idle.*\n[- ]+\n\s*1\s", out):
+            raise AssertionError("the summary does not count one client closed idle")
+    finally:
+        demo_process.kill_group(server)
+
+
 def check_registered_server(demo, rpcinfo):
     port = free_port()
     server = demo_process.start([demo, "server", "--port", str(port), "--register"])
@@ -122,6 +144,7 @@ def main():
         return 1
     try:
         check_plain_server(demo, rpcinfo)
+        check_idle_timeout(demo)
         if rpcbind_running():
             check_registered_server(demo, rpcinfo)
         else:

@@ -47,12 +47,28 @@ void counted_release(void* pointer) noexcept {
 
 } // namespace
 
+// Every form that frees with the plain delete: a sanitizer runtime brings
+// its own nothrow new, whose blocks would reach ours without their header.
 void* operator new(std::size_t size) { return counted_allocation(size); }
 void* operator new[](std::size_t size) { return counted_allocation(size); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return counted_allocation(size);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t size, const std::nothrow_t& nothrow) noexcept {
+  return operator new(size, nothrow);
+}
 void operator delete(void* pointer) noexcept { counted_release(pointer); }
 void operator delete[](void* pointer) noexcept { counted_release(pointer); }
 void operator delete(void* pointer, std::size_t) noexcept { counted_release(pointer); }
 void operator delete[](void* pointer, std::size_t) noexcept { counted_release(pointer); }
+void operator delete(void* pointer, const std::nothrow_t&) noexcept { counted_release(pointer); }
+void operator delete[](void* pointer, const std::nothrow_t&) noexcept {
+  counted_release(pointer);
+}
 
 namespace {
 

@@ -160,7 +160,8 @@ TEST_CASE("at max_deferred_calls the server reads no more of that client's calls
   xdr_glue::rpc::ServerOptions options;
   options.max_deferred_calls = 2;
   DeferringServer fixture(std::move(options));
-  auto& [deferred, server] = fixture;
+  std::vector<Deferred>& deferred = fixture.deferred;
+  DrivenServer& server = fixture.server;
   const Fd client = connect_to(server.port());
   std::string calls;
   for (std::uint32_t xid = 1; xid <= 3; ++xid)
