@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -165,13 +166,17 @@ constexpr unsigned turns_at_limit = 100;
 
 // Fills every free descriptor below the limit, which is then lowered to
 // just above the highest open one: the next accept() fails with EMFILE.
-// The descriptors stay open until the process exits.
+// The descriptors stay open until the process exits. Only the soft limit
+// moves (valgrind refuses to change the hard one).
 bool use_up_descriptors() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0)
+    return false;
   int highest = 0;
-  for (int fd = 0; fd < 4096; ++fd)
+  for (int fd = 0; fd < static_cast<int>(std::min<rlim_t>(limit.rlim_cur, 65536)); ++fd)
     if (::fcntl(fd, F_GETFD) >= 0)
       highest = fd;
-  const rlimit limit{static_cast<rlim_t>(highest + 1), static_cast<rlim_t>(highest + 1)};
+  limit.rlim_cur = static_cast<rlim_t>(highest + 1);
   if (::setrlimit(RLIMIT_NOFILE, &limit) != 0)
     return false;
   while (::open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0) {
