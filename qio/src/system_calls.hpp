@@ -43,6 +43,11 @@ public:
   virtual int sigpending(sigset_t* set);
   virtual int sigtimedwait(const sigset_t* set, siginfo_t* info,
                            const timespec* timeout);
+  // Flow control's clock (soft limits, stalls, close deadlines) and the
+  // end of a close-after-drain.
+  virtual int clock_gettime(clockid_t clock, timespec* now);
+  virtual int shutdown(int fd, int how);
+  virtual int close(int fd);
 };
 
 // The process-wide object that passes every call straight to the kernel.

@@ -56,6 +56,8 @@ const char* operation_name(Operation operation) noexcept {
     return "write";
   case Operation::seek:
     return "seek";
+  case Operation::close:
+    return "close";
   }
   return "unknown";
 }
