@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench.cpp - the pattern, the message stream and the RSS probe.
 #include "bench.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // main.cpp - qio-bench: qio's queued output measured against the kernel's
 // limit, one write() per message, libevent and libuv, and xdr_glue against
 // libtirpc's xdrrec, judged against the targets of docs/performance.md.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // targets.cpp - the performance targets, judged against one run's figures.
 //
 // Every throughput target is a ratio within one block of interleaved runs,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // transport.cpp - socketpairs, loopback TCP connections and the reader.
 #include "transport.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // writer_libevent.cpp - bufferevent_write per message on libevent's loop.
 //
 // Library defaults throughout, as its users run it: among them, a

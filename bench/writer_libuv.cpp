@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // writer_libuv.cpp - uv_write per message on libuv's loop, each message a
 // heap copy freed in its write callback, as libuv's users must do (uv_write
 // does not copy).
