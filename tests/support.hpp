@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // support.hpp - shared fixtures for the Catch2 suite: descriptors that close
 // themselves, a peer reader, and a recorder for C ASTs.
 #ifndef QIO_TESTS_SUPPORT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_flow_control.cpp - statistics, hard/soft/stall limits, the
 // engine-wide limit, watermarks, close after drain and loop integration.
 // Time comes from a fake clock through the syscall seam: no test sleeps.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // qio-deadlock-demo - the 1991 memo's deadlock, run for real, and the same
 // two programs finishing once their output goes through qio.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // packets.cpp - deterministic payloads and their checksums.
 #include "packets.hpp"
 

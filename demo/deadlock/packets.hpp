@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // packets.hpp - making and checking the deadlock demo's 1 KiB records.
 //
 // A record's payload is a pseudo-random function of its kind and sequence

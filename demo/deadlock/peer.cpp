@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // peer.cpp - the peers' select loop and their checked, non-blocking input.
 #include "peer.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // peer_status.hpp - what each peer of the deadlock demo tells the watchdog.
 //
 // Each peer process updates its PeerStatus, in memory shared with the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // watchdog.cpp - stall detection, progress lines and stopping the peers.
 #include "watchdog.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // watchdog.hpp - the deadlock demo's referee: watches both peer processes,
 // prints their progress once a second, and stops them when they stall.
 //

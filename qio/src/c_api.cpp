@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // c_api.cpp - the historical qio_* functions over one process-wide engine.
 //
 // Each function validates what only the C signature can get wrong (negative

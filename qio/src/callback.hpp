@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // callback.hpp - a completion callback as the engine stores it.
 //
 // Two machine words and no allocation: the function and its argument. The

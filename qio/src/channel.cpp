@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // channel.cpp - driving each kind of descriptor without blocking.
 #include "channel.hpp"
 #include "error.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // channel.hpp - one configured descriptor: its settings and its queues.
 #ifndef QIO_SRC_CHANNEL_HPP
 #define QIO_SRC_CHANNEL_HPP

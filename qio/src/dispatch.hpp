@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // dispatch.hpp - the scopes every call that may run callbacks opens: the
 // engine's dispatch depth (retired channels live until it returns to zero)
 // and the delivery of the completions one step collected.

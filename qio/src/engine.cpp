@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // engine.cpp - queueing, flushing, completing and cancelling requests.
 //
 // Data flow: write() appends bytes to the channel's OutputQueue and the

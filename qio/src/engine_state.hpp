@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // engine_state.hpp - the engine's private state and its queue logic.
 #ifndef QIO_SRC_ENGINE_STATE_HPP
 #define QIO_SRC_ENGINE_STATE_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // flow_control.cpp - what a slow consumer costs, bounded and retired:
 // statistics, hard/soft/stall limits, the engine-wide limit, watermarks,
 // close after drain and loop integration.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // system_calls.cpp - the real kernel behind the SystemCalls seam.
 #include "system_calls.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // system_calls.hpp - the one seam every system call goes through.
 //
 // The engine never calls the kernel directly: it calls a SystemCalls object,

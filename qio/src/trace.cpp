@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // trace.cpp - debug output: call traces and hex dumps (qio_util_debug).
 #include "trace.hpp"
 

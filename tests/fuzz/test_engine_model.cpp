@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_engine_model.cpp - the fuzzer's model, run in every build: over the
 // kept corpus, and over seeded random operation strings.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_record_assembler.cpp - libFuzzer target for the record reader's
 // reassembly: every chunking of the same input must give the same records
 // and the same final status, and no record or reservation may exceed the

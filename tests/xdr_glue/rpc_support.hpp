@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // rpc_support.hpp - fixtures for the RPC server tests: loopback sockets,
 // the server running its select loop on a thread, the test program's
 // handlers, raw calls, and running rpcinfo with a time limit.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // c_api.cpp - the xdr_qio_* functions: the C++ record queue and reader
 // behind qio's process-wide engine.
 //

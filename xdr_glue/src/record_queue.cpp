@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // record_queue.cpp - queueing writer buffers and pruning whole records.
 #include "record_queue.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // record_queue.hpp - the output side shared by the C and C++ writers: the
 // buffers xdrrec hands its writer, queued on a qio channel with enough
 // bookkeeping to prune whole records.

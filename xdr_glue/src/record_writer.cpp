@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // record_writer.cpp - an xdrrec stream whose writer queues on a qio::Engine.
 #include "xdr_glue/record_writer.hpp"
 

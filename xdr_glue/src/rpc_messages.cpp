@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // rpc_messages.cpp - RPC message headers in and out.
 //
 // Replies are encoded in memory first, sized by xdr_sizeof: a result that

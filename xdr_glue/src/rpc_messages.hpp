@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // rpc_messages.hpp - decoding RPC calls and encoding RPC replies with
 // libtirpc's xdr_callmsg and xdr_replymsg.
 #ifndef XDR_GLUE_SRC_RPC_MESSAGES_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // qio/engine.hpp - the C++ API: an Engine owns channels and their queues.
 //
 // The C API (qio/qio.h) is a thin layer over one process-wide Engine. Each

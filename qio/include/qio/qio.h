@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* qio.h - queued, non-blocking output for select-loop programs (the C API).
  *
  * A program configures a descriptor as a qio "channel", queues requests on
