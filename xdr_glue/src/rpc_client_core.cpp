@@ -125,8 +125,8 @@ std::error_code ClientCore::call(rpcproc_t procedure, xdrproc_t encode_arguments
 std::error_code ClientCore::queue_call(std::uint64_t sequence, std::span<const char> message,
                                        PendingCall pending) {
   const std::optional<TimePoint> deadline = pending.deadline;
-  if (deadline)
-    deadlines_.reserve(deadlines_.size() + 1);
+  if (deadline && deadlines_.size() == deadlines_.capacity())
+    deadlines_.reserve(std::max<std::size_t>(16, 2 * deadlines_.capacity()));
   const auto entry = calls_.try_emplace(xid_of(sequence), std::move(pending)).first;
   if (const std::error_code refused = queue_->accept_record(message, sequence)) {
     calls_.erase(entry);
