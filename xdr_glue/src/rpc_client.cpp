@@ -45,6 +45,7 @@ std::error_code Client::call(rpcproc_t procedure, xdrproc_t encode_arguments,
 
 PollResult Client::poll() { return core_->poll(); }
 std::size_t Client::pending() const noexcept { return core_->pending(); }
+std::size_t Client::queued_bytes() const noexcept { return core_->queued_bytes(); }
 int Client::fd() const noexcept { return core_->fd(); }
 std::uint64_t Client::unknown_replies() const noexcept { return core_->unknown_replies(); }
 std::error_code Client::failure() const noexcept { return core_->failure(); }

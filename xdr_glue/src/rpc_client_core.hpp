@@ -54,6 +54,7 @@ public:
   void cancel_all();
 
   std::size_t pending() const noexcept { return calls_.size(); }
+  std::size_t queued_bytes() const noexcept { return queue_->queued_bytes(); }
   int fd() const noexcept { return reader_.fd(); }
   std::uint64_t unknown_replies() const noexcept { return unknown_replies_; }
   std::error_code failure() const noexcept { return failure_; }

@@ -40,7 +40,7 @@
 #include <new>          // ::operator new, handlers too large to store inline
 #include <optional>     // std::optional, first xid and deadlines
 #include <system_error> // std::error_code
-#include <type_traits>  // std::decay_t, std::is_nothrow_move_constructible_v
+#include <type_traits>  // std::decay_t, std::type_identity_t, ...
 #include <utility>      // std::forward, std::move
 
 #include "qio/engine.hpp"
@@ -199,6 +199,19 @@ public:
                 reinterpret_cast<xdrproc_t>(decode_result), &result, timeout, std::move(done));
   }
 
+  // The typed form with the xdrproc_t given, for libtirpc's own routines
+  // and hand-written ones; the types are named, never deduced:
+  //   client.call<rpcb, char*>(RPCBPROC_GETADDR, (xdrproc_t)xdr_rpcb, query,
+  //                            (xdrproc_t)xdr_wrapstring, address, 5000ms, done);
+  template <class Arguments, class Result>
+  std::error_code call(rpcproc_t procedure, xdrproc_t encode_arguments,
+                       const std::type_identity_t<Arguments>& arguments,
+                       xdrproc_t decode_result, std::type_identity_t<Result>& result,
+                       std::chrono::milliseconds timeout, ReplyHandler done) {
+    return call(procedure, encode_arguments, static_cast<const void*>(&arguments), decode_result,
+                static_cast<void*>(&result), timeout, std::move(done));
+  }
+
   // Reads what the socket holds without blocking, completes the calls whose
   // replies are whole, completes calls whose records could not be written
   // (RPC_CANTSEND), and expires timeouts. Call it when fd() is readable
@@ -211,6 +224,8 @@ public:
 
   // Calls accepted and not yet completed.
   std::size_t pending() const noexcept;
+  // Bytes of calls queued on the channel and not yet written.
+  std::size_t queued_bytes() const noexcept;
   // The connection's descriptor, to watch for readability.
   int fd() const noexcept;
   // Replies dropped because their xid matched no pending call.
