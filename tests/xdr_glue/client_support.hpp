@@ -7,7 +7,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -254,33 +253,18 @@ public:
     Fd child_input(input[0]);
     Fd output_read(output[0]);
     Fd output_write(output[1]);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, child_input.get(), STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, output_write.get(), STDOUT_FILENO);
-    const std::string program = std::to_string(peer_program_number());
-    std::vector<char*> argv{const_cast<char*>(XDR_GLUE_TIRPC_PEER_SERVER),
-                            const_cast<char*>(program.c_str())};
+    std::vector<std::string> argv{XDR_GLUE_TIRPC_PEER_SERVER,
+                                  std::to_string(peer_program_number())};
     if (hold)
-      argv.push_back(const_cast<char*>("hold"));
-    argv.push_back(nullptr);
-    const int spawned = posix_spawn(&child_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawned != 0)
-      throw std::system_error(spawned, std::generic_category(), "posix_spawn");
+      argv.emplace_back("hold");
+    child_ = rpc_test::spawn(argv, child_input.get(), output_write.get(), -1);
     output_write.reset();
     port_ = read_port(output_read.get());
     REQUIRE(port_ > 0);
   }
   ~TirpcPeer() {
     stdin_.reset();
-    const Fd exit_notice(static_cast<int>(::syscall(SYS_pidfd_open, child_, 0)));
-    pollfd exited{exit_notice.get(), POLLIN, 0};
-    if (exit_notice.get() < 0 || ::poll(&exited, 1, 10000) != 1)
-      ::kill(child_, SIGKILL);
-    int status = 0;
-    while (::waitpid(child_, &status, 0) < 0 && errno == EINTR) {
-    }
+    rpc_test::reap_within(child_, 10s);
   }
   TirpcPeer(const TirpcPeer&) = delete;
   TirpcPeer& operator=(const TirpcPeer&) = delete;

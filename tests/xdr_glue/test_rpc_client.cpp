@@ -218,57 +218,61 @@ TEST_CASE("a timeout of zero expires at the next poll, and timeouts below zero o
 TEST_CASE("each reply status a server can send completes the call with libtirpc's status and "
           "details",
           "[xdr_glue][rpc_client][statuses]") {
+  using Send = void (*)(ScriptedServer&, std::uint32_t xid);
+  struct Versions {
+    rpcvers_t low;
+    rpcvers_t high;
+  };
+  struct Case {
+    const char* reply;
+    Send send;
+    clnt_stat status;
+    Versions expected_versions; // for the two mismatches
+    auth_stat expected_why;     // for AUTH_ERROR
+  };
+  const Case row = GENERATE(values<Case>({
+      {"PROG_UNAVAIL", [](ScriptedServer& server, std::uint32_t xid) {
+         server.accept(xid, PROG_UNAVAIL);
+       }, RPC_PROGUNAVAIL, {}, AUTH_OK},
+      {"PROG_MISMATCH 2..5", [](ScriptedServer& server, std::uint32_t xid) {
+         server.program_mismatch(xid, 2, 5);
+       }, RPC_PROGVERSMISMATCH, {2, 5}, AUTH_OK},
+      {"PROC_UNAVAIL", [](ScriptedServer& server, std::uint32_t xid) {
+         server.accept(xid, PROC_UNAVAIL);
+       }, RPC_PROCUNAVAIL, {}, AUTH_OK},
+      {"GARBAGE_ARGS", [](ScriptedServer& server, std::uint32_t xid) {
+         server.accept(xid, GARBAGE_ARGS);
+       }, RPC_CANTDECODEARGS, {}, AUTH_OK},
+      {"SYSTEM_ERR", [](ScriptedServer& server, std::uint32_t xid) {
+         server.accept(xid, SYSTEM_ERR);
+       }, RPC_SYSTEMERROR, {}, AUTH_OK},
+      {"MSG_DENIED, RPC_MISMATCH 3..4", [](ScriptedServer& server, std::uint32_t xid) {
+         server.rpc_mismatch(xid, 3, 4);
+       }, RPC_VERSMISMATCH, {3, 4}, AUTH_OK},
+      {"MSG_DENIED, AUTH_ERROR, AUTH_BADCRED", [](ScriptedServer& server, std::uint32_t xid) {
+         server.auth_error(xid, AUTH_BADCRED);
+       }, RPC_AUTHERROR, {}, AUTH_BADCRED},
+  }));
+  CAPTURE(row.reply);
   ScriptedSetup setup;
   NumberCall call{5};
   REQUIRE_FALSE(call_number(setup.client, call));
   setup.flush();
   const std::vector<ReceivedCall> received = setup.server.receive(1);
   REQUIRE(received.size() == 1);
-  const std::uint32_t xid = received[0].xid;
-  rpc_err expected{};
+  row.send(setup.server, received[0].xid);
 
-  SECTION("PROG_UNAVAIL") {
-    setup.server.accept(xid, PROG_UNAVAIL);
-    expected.re_status = RPC_PROGUNAVAIL;
-  }
-  SECTION("PROG_MISMATCH, with the server's version range") {
-    setup.server.program_mismatch(xid, 2, 5);
-    expected.re_status = RPC_PROGVERSMISMATCH;
-    expected.re_vers = {2, 5};
-  }
-  SECTION("PROC_UNAVAIL") {
-    setup.server.accept(xid, PROC_UNAVAIL);
-    expected.re_status = RPC_PROCUNAVAIL;
-  }
-  SECTION("GARBAGE_ARGS") {
-    setup.server.accept(xid, GARBAGE_ARGS);
-    expected.re_status = RPC_CANTDECODEARGS;
-  }
-  SECTION("SYSTEM_ERR") {
-    setup.server.accept(xid, SYSTEM_ERR);
-    expected.re_status = RPC_SYSTEMERROR;
-  }
-  SECTION("MSG_DENIED with RPC_MISMATCH, with the server's RPC version range") {
-    setup.server.rpc_mismatch(xid, 3, 4);
-    expected.re_status = RPC_VERSMISMATCH;
-    expected.re_vers = {3, 4};
-  }
-  SECTION("MSG_DENIED with AUTH_ERROR, with the reason") {
-    setup.server.auth_error(xid, AUTH_BADCRED);
-    expected.re_status = RPC_AUTHERROR;
-    expected.re_why = AUTH_BADCRED;
-  }
   REQUIRE(run_until(setup.engine, setup.client, [&] { return call.outcome.completed(); }));
   CHECK(call.outcome.runs == 1);
-  CHECK(call.outcome.status.re_status == expected.re_status);
-  CHECK(call.outcome.error == xdr_glue::rpc::rpc_error(expected.re_status));
-  CHECK(call.outcome.error.message() == clnt_sperrno(expected.re_status));
-  if (expected.re_status == RPC_PROGVERSMISMATCH || expected.re_status == RPC_VERSMISMATCH) {
-    CHECK(call.outcome.status.re_vers.low == expected.re_vers.low);
-    CHECK(call.outcome.status.re_vers.high == expected.re_vers.high);
+  CHECK(call.outcome.status.re_status == row.status);
+  CHECK(call.outcome.error == xdr_glue::rpc::rpc_error(row.status));
+  CHECK(call.outcome.error.message() == clnt_sperrno(row.status));
+  if (row.status == RPC_PROGVERSMISMATCH || row.status == RPC_VERSMISMATCH) {
+    CHECK(call.outcome.status.re_vers.low == row.expected_versions.low);
+    CHECK(call.outcome.status.re_vers.high == row.expected_versions.high);
   }
-  if (expected.re_status == RPC_AUTHERROR)
-    CHECK(call.outcome.status.re_why == expected.re_why);
+  if (row.status == RPC_AUTHERROR)
+    CHECK(call.outcome.status.re_why == row.expected_why);
   CHECK_FALSE(setup.client.failure()); // an error reply is not a broken connection
 }
 
@@ -540,6 +544,25 @@ TEST_CASE("call refuses what it cannot queue and queues nothing then", "[xdr_glu
 
   qio::Engine other_engine;
   CHECK_THROWS_AS(Client(other_engine, connection.client.get(), 1, 1), std::system_error);
+}
+
+TEST_CASE("the typed forms take rpcgen's functions or named types with an xdrproc_t, and "
+          "decode into the caller's object",
+          "[xdr_glue][rpc_client]") {
+  ScriptedSetup setup;
+  NumberCall deduced{1};
+  NumberCall named{2};
+  REQUIRE_FALSE(setup.client.call(number_procedure, xdr_u_int, deduced.argument, xdr_u_int,
+                                  deduced.result, no_timeout, deduced.outcome.handler()));
+  REQUIRE_FALSE(setup.client.call<u_int, u_int>(number_procedure, xdrproc(xdr_u_int),
+                                                named.argument, xdrproc(xdr_u_int), named.result,
+                                                no_timeout, named.outcome.handler()));
+  setup.flush();
+  for (const ReceivedCall& call : setup.server.receive(2))
+    answer_number(setup.server, call);
+  REQUIRE(run_until(setup.engine, setup.client, [&] { return setup.client.pending() == 0; }));
+  CHECK(deduced.result == 4);
+  CHECK(named.result == 7);
 }
 
 TEST_CASE("a completion may make new calls, and a poll from inside a completion does nothing",

@@ -49,30 +49,35 @@ bool run_until(xdr_qio_clnt* client, const std::function<bool()>& done) {
   return done();
 }
 
-// A C client on a socket pair configured as a qio channel; the test plays
-// the server. The channel is removed at the end, as a C program would.
-struct CSetup {
-  CSetup() {
-    qio_test::FdPair pair = qio_test::socket_pair();
-    client_fd = std::move(pair.local);
-    server_fd = std::move(pair.remote);
-    REQUIRE(qio_configure(client_fd.get(), 1, 0, -1) == 0);
-    client = xdr_qio_clnt_create(client_fd.get(), 0x40004321, 2, 0);
+// A C client on `socket`, configured as a qio channel first; the client is
+// destroyed and the channel removed at the end, as a C program would.
+struct CClient {
+  CClient(Fd descriptor, rpcprog_t program, rpcvers_t version) : socket(std::move(descriptor)) {
+    REQUIRE(qio_configure(socket.get(), 1, 0, -1) == 0);
+    client = xdr_qio_clnt_create(socket.get(), program, version, 0);
     REQUIRE(client != nullptr);
   }
-  ~CSetup() {
+  ~CClient() {
     xdr_qio_clnt_destroy(client);
-    qio_termc(client_fd.get());
+    qio_termc(socket.get());
   }
+  CClient(const CClient&) = delete;
+  CClient& operator=(const CClient&) = delete;
+  bool run_until(const std::function<bool()>& done) { return ::run_until(client, done); }
+  Fd socket;
+  xdr_qio_clnt* client = nullptr;
+};
+
+// A C client on a socket pair; the test plays the server on `server_fd`.
+struct CSetup : CClient {
+  explicit CSetup(qio_test::FdPair pair = qio_test::socket_pair())
+      : CClient(std::move(pair.local), 0x40004321, 2), server_fd(std::move(pair.remote)) {}
   int call_number(u_int& argument, u_int& result, CCompletion& completion,
                   int timeout_ms = -1) {
     return xdr_qio_clnt_call(client, 4, xdrproc(xdr_u_int), &argument, xdrproc(xdr_u_int),
                              &result, timeout_ms, &CCompletion::record, &completion);
   }
-  bool run_until(const std::function<bool()>& done) { return ::run_until(client, done); }
-  Fd client_fd;
   Fd server_fd;
-  xdr_qio_clnt* client = nullptr;
 };
 
 } // namespace
@@ -106,11 +111,11 @@ TEST_CASE("xdr_qio_clnt_call refuses NULL arguments and bad timeouts with EINVAL
   CHECK(xdr_qio_clnt_call(setup.client, 1, number, &value, number, &value, -2,
                           &CCompletion::record, &completion) == EINVAL);
   CHECK(xdr_qio_clnt_pending(setup.client) == 0);
-  CHECK(qio_pendc(setup.client_fd.get()) == 0);
+  CHECK(qio_pendc(setup.socket.get()) == 0);
   CHECK(completion.runs == 0);
   CHECK(xdr_qio_clnt_pending(nullptr) == 0);
   CHECK(xdr_qio_clnt_fd(nullptr) == -1);
-  CHECK(xdr_qio_clnt_fd(setup.client) == setup.client_fd.get());
+  CHECK(xdr_qio_clnt_fd(setup.client) == setup.socket.get());
   errno = 0;
   CHECK(xdr_qio_clnt_poll(nullptr) == -1);
   CHECK(errno == EINVAL);
@@ -121,7 +126,7 @@ TEST_CASE("xdr_qio_clnt_call returns EAGAIN when max_outstanding refuses the rec
           "queues nothing",
           "[xdr_glue][xdr_qio_clnt][errors]") {
   CSetup setup;
-  REQUIRE(qio_configure(setup.client_fd.get(), 1, 0, 1) == 0);
+  REQUIRE(qio_configure(setup.socket.get(), 1, 0, 1) == 0);
   u_int first = 1;
   u_int second = 2;
   u_int results[2] = {};
@@ -129,7 +134,7 @@ TEST_CASE("xdr_qio_clnt_call returns EAGAIN when max_outstanding refuses the rec
   CHECK(setup.call_number(first, results[0], completions[0]) == 0);
   CHECK(setup.call_number(second, results[1], completions[1]) == EAGAIN);
   CHECK(xdr_qio_clnt_pending(setup.client) == 1);
-  CHECK(qio_pendc(setup.client_fd.get()) == 1);
+  CHECK(qio_pendc(setup.socket.get()) == 1);
 }
 
 TEST_CASE("done runs once per call, only from poll, with the caller's result pointer on "
@@ -235,43 +240,32 @@ TEST_CASE("a C client calls the project's own server and a stock libtirpc server
           "[xdr_glue][xdr_qio_clnt]") {
   SECTION("the project's server echoes a string") {
     rpc_test::ServerThread server;
-    Fd socket = rpc_test::connect_to(server.port());
-    REQUIRE(qio_configure(socket.get(), 1, 0, -1) == 0);
-    xdr_qio_clnt* client = xdr_qio_clnt_create(socket.get(), QIO_TEST_PROGRAM, QIO_TEST_V1, 0);
-    REQUIRE(client != nullptr);
+    CClient c(rpc_test::connect_to(server.port()), QIO_TEST_PROGRAM, QIO_TEST_V1);
     char* text = const_cast<char*>("from C");
     char* echoed = nullptr;
     CCompletion completion;
-    REQUIRE(xdr_qio_clnt_call(client, ECHO_TEXT, xdrproc(xdr_wrapstring), &text,
+    REQUIRE(xdr_qio_clnt_call(c.client, ECHO_TEXT, xdrproc(xdr_wrapstring), &text,
                               xdrproc(xdr_wrapstring), &echoed, 20000, &CCompletion::record,
                               &completion) == 0);
-    run_until(client, [&] { return completion.runs > 0; });
-    REQUIRE(completion.runs == 1);
+    REQUIRE(c.run_until([&] { return completion.runs > 0; }));
+    CHECK(completion.runs == 1);
     REQUIRE(completion.status.re_status == RPC_SUCCESS);
     CHECK(std::string(echoed) == "from C");
     xdr_free(xdrproc(xdr_wrapstring), &echoed);
-    xdr_qio_clnt_destroy(client);
-    qio_termc(socket.get());
   }
   SECTION("a libtirpc server counts 1 MiB of opaque") {
     client_test::TirpcPeer peer;
-    Fd socket = rpc_test::connect_to(peer.port());
-    REQUIRE(qio_configure(socket.get(), 1, 0, -1) == 0);
-    xdr_qio_clnt* client =
-        xdr_qio_clnt_create(socket.get(), client_test::peer_program_number(), PEER_V1, 0);
-    REQUIRE(client != nullptr);
+    CClient c(rpc_test::connect_to(peer.port()), client_test::peer_program_number(), PEER_V1);
     std::string megabyte(1024 * 1024, 'm');
     octets argument{static_cast<u_int>(megabyte.size()), megabyte.data()};
     u_int counted = 0;
     CCompletion completion;
-    REQUIRE(xdr_qio_clnt_call(client, COUNT_OCTETS, xdrproc(xdr_octets), &argument,
+    REQUIRE(xdr_qio_clnt_call(c.client, COUNT_OCTETS, xdrproc(xdr_octets), &argument,
                               xdrproc(xdr_u_int), &counted, 20000, &CCompletion::record,
                               &completion) == 0);
-    run_until(client, [&] { return completion.runs > 0; });
-    REQUIRE(completion.runs == 1);
+    REQUIRE(c.run_until([&] { return completion.runs > 0; }));
+    CHECK(completion.runs == 1);
     CHECK(completion.status.re_status == RPC_SUCCESS);
     CHECK(counted == megabyte.size());
-    xdr_qio_clnt_destroy(client);
-    qio_termc(socket.get());
   }
 }

@@ -1,29 +1,38 @@
 // rpc_messages.cpp - RPC message headers in and out.
 //
-// Replies are encoded in memory first, sized by xdr_sizeof: a result that
-// fails to encode then costs nothing on the wire and can be answered with
-// SYSTEM_ERR instead of leaving half a record in the client's stream.
+// Replies and calls are encoded in memory first, sized by xdr_sizeof: a
+// result that fails to encode then costs nothing on the wire and can be
+// answered with SYSTEM_ERR instead of leaving half a record in the client's
+// stream, and a call that fails to encode is refused before anything is
+// queued.
 #include "rpc_messages.hpp"
 
-#include <limits> // std::numeric_limits
+#include <cstdarg> // std::va_list, encode_whole_call's argument
+#include <limits>  // std::numeric_limits
 
 #include "xdr_glue/rpc_server.hpp" // void_xdrproc
 
 namespace xdr_glue::rpc::detail {
 namespace {
 
-std::vector<char> encode_reply(rpc_msg& reply) {
-  const unsigned long size = xdr_sizeof(reinterpret_cast<xdrproc_t>(xdr_replymsg), &reply);
+// Encodes `object` into exactly the memory xdr_sizeof says it takes; empty
+// if it does not encode, or would exceed what XDR memory streams count.
+std::vector<char> encode_in_memory(xdrproc_t encode, void* object) {
+  const unsigned long size = xdr_sizeof(encode, object);
   if (size == 0 || size > std::numeric_limits<u_int>::max())
     return {};
   std::vector<char> encoded(size);
   XDR stream;
   xdrmem_create(&stream, encoded.data(), static_cast<u_int>(size), XDR_ENCODE);
-  const bool ok = xdr_replymsg(&stream, &reply) != 0;
+  const bool ok = encode(&stream, object) != 0;
   XDR_DESTROY(&stream);
   if (!ok)
     encoded.clear();
   return encoded;
+}
+
+std::vector<char> encode_reply(rpc_msg& reply) {
+  return encode_in_memory(reinterpret_cast<xdrproc_t>(&xdr_replymsg), &reply);
 }
 
 rpc_msg accepted(std::uint32_t xid, accept_stat status) {
@@ -68,8 +77,13 @@ struct CallToEncode {
 };
 
 // xdr_callhdr stops before the procedure number, as libtirpc's own clients
-// encode that header once and the procedure per call.
-bool_t encode_whole_call(XDR* stream, CallToEncode* call) {
+// encode that header once and the procedure per call. Of xdrproc_t's own
+// type, so calling it through one is well defined.
+bool_t encode_whole_call(XDR* stream, ...) {
+  std::va_list arguments;
+  va_start(arguments, stream);
+  CallToEncode* const call = va_arg(arguments, CallToEncode*);
+  va_end(arguments);
   return xdr_callhdr(stream, &call->header) &&
          xdr_u_int32_t(stream, &call->header.rm_call.cb_proc) &&
          AUTH_MARSHALL(call->credentials, stream) &&
@@ -126,8 +140,6 @@ std::vector<char> auth_error_reply(std::uint32_t xid, auth_stat why) {
 
 // ---- the client's side -------------------------------------------------------
 
-// Sized with xdr_sizeof and encoded once into exactly that much memory, as
-// replies are.
 std::vector<char> call_message(const CallHeader& header, xdrproc_t encode_arguments,
                                const void* arguments) {
   CallToEncode call{};
@@ -140,18 +152,7 @@ std::vector<char> call_message(const CallHeader& header, xdrproc_t encode_argume
   call.credentials = header.credentials;
   call.encode_arguments = encode_arguments;
   call.arguments = const_cast<void*>(arguments); // encoders take a pointer, never write
-  const auto encode = reinterpret_cast<xdrproc_t>(&encode_whole_call);
-  const unsigned long size = xdr_sizeof(encode, &call);
-  if (size == 0 || size > std::numeric_limits<u_int>::max())
-    return {};
-  std::vector<char> encoded(size);
-  XDR stream;
-  xdrmem_create(&stream, encoded.data(), static_cast<u_int>(size), XDR_ENCODE);
-  const bool ok = encode_whole_call(&stream, &call) != 0;
-  XDR_DESTROY(&stream);
-  if (!ok)
-    encoded.clear();
-  return encoded;
+  return encode_in_memory(&encode_whole_call, &call);
 }
 
 bool read_message_prefix(std::span<const char> record, MessagePrefix& prefix) {
