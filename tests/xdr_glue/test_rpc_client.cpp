@@ -198,8 +198,8 @@ TEST_CASE("a call times out on the client's clock, and its late reply is dropped
   CHECK_FALSE(setup.client.failure());
 }
 
-TEST_CASE("a timeout of zero expires at the next poll, and timeouts below zero other than "
-          "no_timeout are refused",
+TEST_CASE("a timeout of zero expires at the next poll, the longest one does not overflow the "
+          "clock, and timeouts below zero other than no_timeout are refused",
           "[xdr_glue][rpc_client][timeouts]") {
   FakeClock clock;
   ClientOptions options;
@@ -207,10 +207,13 @@ TEST_CASE("a timeout of zero expires at the next poll, and timeouts below zero o
   ScriptedSetup setup(options);
   NumberCall immediate{1};
   NumberCall refused{2};
+  NumberCall patient{3};
   REQUIRE_FALSE(call_number(setup.client, immediate, 0ms));
   CHECK(call_number(setup.client, refused, -2ms) == errc(EINVAL));
-  CHECK(setup.client.pending() == 1);
+  REQUIRE_FALSE(call_number(setup.client, patient, std::chrono::milliseconds::max()));
+  CHECK(setup.client.pending() == 2);
   CHECK(setup.client.poll().completed == 1);
+  CHECK(setup.client.next_deadline() > clock.now + std::chrono::hours(24 * 365 * 99));
   CHECK(immediate.outcome.status.re_status == RPC_TIMEDOUT);
   CHECK(refused.outcome.runs == 0);
 }
@@ -502,6 +505,12 @@ TEST_CASE("a call whose record could not be written completes with RPC_CANTSEND 
     connection.server.reset();
     engine.flush();
     expected_errno = EPIPE;
+    // Before a poll has seen the end of the connection, a new call gets
+    // the channel's sticky write error from qio.
+    NumberCall refused{2};
+    CHECK(call_number(client, refused) == errc(EPIPE));
+    CHECK_FALSE(client.failure());
+    CHECK(client.pending() == 1);
   }
   SECTION("the channel is removed with the record still queued: ECANCELED") {
     REQUIRE_FALSE(engine.terminate(connection.client.get()));

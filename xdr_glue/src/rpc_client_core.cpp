@@ -25,6 +25,10 @@ std::error_code error_of(int value) noexcept { return {value, std::generic_categ
 // loop; the socket stays readable and the next poll goes on.
 constexpr int read_rounds_per_poll = 64;
 
+// Longer timeouts are cut to this, so a deadline never overflows the
+// clock's nanoseconds (good for about 292 years).
+constexpr std::chrono::milliseconds longest_timeout = std::chrono::hours(24 * 365 * 100);
+
 // The deadline heap is rebuilt from the pending calls when it holds this
 // many times more entries than there are calls (calls answered before
 // their deadline leave their entry behind).
@@ -113,7 +117,7 @@ std::error_code ClientCore::call(rpcproc_t procedure, xdrproc_t encode_arguments
       return error_of(EINVAL);
     PendingCall pending{sequence, decode_result, result, std::nullopt, std::move(done)};
     if (timeout != no_timeout)
-      pending.deadline = clock_() + timeout;
+      pending.deadline = clock_() + std::min(timeout, longest_timeout);
     return queue_call(sequence, message, std::move(pending));
   } catch (const std::bad_alloc&) {
     return error_of(ENOMEM);

@@ -178,7 +178,8 @@ public:
   // `decode_result` expects, and best zeroed) must stay valid until `done`
   // runs: the reply's results are decoded into it, and after RPC_SUCCESS
   // the caller releases them with xdr_free. `timeout` no_timeout: none;
-  // otherwise measured from now on the client's clock. Errors: EINVAL (a
+  // otherwise measured from now on the client's clock (longer than 100
+  // years counts as 100 years). Errors: EINVAL (a
   // null procedure or handler, a negative timeout other than no_timeout,
   // or arguments that do not encode or exceed 2 GiB), EAGAIN (a limit of
   // the channel refused the record: nothing was queued), ENOMEM, EBADF
