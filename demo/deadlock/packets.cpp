@@ -50,4 +50,12 @@ PacketCheck check_packet(const demo_packet& packet, packet_kind expected_kind,
   return PacketCheck::good;
 }
 
+void note_received(const demo_packet* packet, packet_kind expected_kind,
+                   std::uint32_t& next_sequence, PeerStatus& status) {
+  if (packet == nullptr || check_packet(*packet, expected_kind, next_sequence) != PacketCheck::good)
+    ++status.bad_records;
+  ++next_sequence;
+  ++status.records_received;
+}
+
 } // namespace deadlock
