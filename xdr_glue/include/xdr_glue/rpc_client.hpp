@@ -44,6 +44,7 @@
 #include <type_traits>  // std::decay_t, std::type_identity_t, ...
 #include <utility>      // std::forward, std::move
 
+#include "xdr_glue/export.h" // XDR_GLUE_EXPORT, what libxdr_glue exports
 #include "qio/engine.hpp"
 #include "xdr_glue/record_assembler.hpp" // default_max_record
 
@@ -51,7 +52,7 @@ namespace xdr_glue::rpc {
 
 // The category of RPC statuses: an error_code's value is a clnt_stat and
 // its message is libtirpc's clnt_sperrno text. RPC_SUCCESS (0) is no error.
-const std::error_category& rpc_category() noexcept;
+XDR_GLUE_EXPORT const std::error_category& rpc_category() noexcept;
 inline std::error_code rpc_error(clnt_stat status) noexcept {
   return {static_cast<int>(status), rpc_category()};
 }
@@ -163,14 +164,14 @@ public:
   // expect EAGAIN from call() when a limit is reached. The client neither
   // owns nor closes the descriptor. Throws std::system_error with EBADF
   // (not a channel of `engine`) or std::bad_alloc.
-  Client(qio::Engine& engine, int fd, rpcprog_t program, rpcvers_t version,
-         ClientOptions options = {});
+  XDR_GLUE_EXPORT Client(qio::Engine& engine, int fd, rpcprog_t program, rpcvers_t version,
+                         ClientOptions options = {});
   // Completes every pending call with RPC_CANTRECV and re_errno ECANCELED,
   // replies already received but not yet taken by poll() included. Calls
   // already queued on the channel stay there (the engine still sends them;
   // remove the channel to drop them). Handlers run from here must not
   // throw.
-  ~Client();
+  XDR_GLUE_EXPORT ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -186,9 +187,10 @@ public:
   // the channel refused the record: nothing was queued), ENOMEM, EBADF
   // (the channel was removed), the channel's sticky write error, EPIPE
   // (the connection has failed).
-  std::error_code call(rpcproc_t procedure, xdrproc_t encode_arguments, const void* arguments,
-                       xdrproc_t decode_result, void* result, std::chrono::milliseconds timeout,
-                       ReplyHandler done);
+  XDR_GLUE_EXPORT std::error_code call(rpcproc_t procedure, xdrproc_t encode_arguments,
+                                       const void* arguments, xdrproc_t decode_result,
+                                       void* result, std::chrono::milliseconds timeout,
+                                       ReplyHandler done);
 
   // The typed form, for rpcgen's functions: the argument and result types
   // are deduced from them, so a mismatch does not compile.
@@ -222,22 +224,22 @@ public:
   // connection fails (end of file, a read error, a malformed or oversize
   // reply) every pending call completes with RPC_CANTRECV and every later
   // poll reports the failure. Called from a completion it does nothing.
-  PollResult poll();
+  XDR_GLUE_EXPORT PollResult poll();
 
   // Calls accepted and not yet completed.
-  std::size_t pending() const noexcept;
+  XDR_GLUE_EXPORT std::size_t pending() const noexcept;
   // Bytes of calls queued on the channel and not yet written.
-  std::size_t queued_bytes() const noexcept;
+  XDR_GLUE_EXPORT std::size_t queued_bytes() const noexcept;
   // The connection's descriptor, to watch for readability.
-  int fd() const noexcept;
+  XDR_GLUE_EXPORT int fd() const noexcept;
   // Replies dropped because their xid matched no pending call.
-  std::uint64_t unknown_replies() const noexcept;
+  XDR_GLUE_EXPORT std::uint64_t unknown_replies() const noexcept;
   // {} while the connection works, else why it failed (see PollResult).
-  std::error_code failure() const noexcept;
+  XDR_GLUE_EXPORT std::error_code failure() const noexcept;
   // The earliest time at which a pending call may time out, or nothing:
   // a select loop's timeout need not be longer. It may be earlier than any
   // pending call's deadline (a call that has completed since), never later.
-  std::optional<std::chrono::steady_clock::time_point> next_deadline() const noexcept;
+  XDR_GLUE_EXPORT std::optional<std::chrono::steady_clock::time_point> next_deadline() const noexcept;
 
 private:
   std::unique_ptr<detail::ClientCore> core_;

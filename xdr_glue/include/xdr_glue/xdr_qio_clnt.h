@@ -19,6 +19,7 @@
 #ifndef XDR_GLUE_XDR_QIO_CLNT_H
 #define XDR_GLUE_XDR_QIO_CLNT_H
 
+#include "xdr_glue/export.h" /* XDR_GLUE_EXPORT, what libxdr_glue exports */
 #include <rpc/rpc.h> /* rpcprog_t, xdrproc_t, struct rpc_err (libtirpc) */
 
 #ifdef __cplusplus
@@ -59,7 +60,7 @@ typedef void (*xdr_qio_reply_fn)(const struct rpc_err *status, void *result,
  * configured it flushes it once, as qio_flushc does.
  * Returns the client, or NULL with errno EBADF (not a qio channel) or
  * ENOMEM. */
-xdr_qio_clnt *xdr_qio_clnt_create(int channel, rpcprog_t prog, rpcvers_t vers,
+XDR_GLUE_EXPORT xdr_qio_clnt *xdr_qio_clnt_create(int channel, rpcprog_t prog, rpcvers_t vers,
                                   unsigned max_reply);
 
 /* Encodes a call of procedure `proc` (arguments encoded from `args` by
@@ -76,7 +77,7 @@ xdr_qio_clnt *xdr_qio_clnt_create(int channel, rpcprog_t prog, rpcvers_t vers,
  * (the channel's max_outstanding refused the record: nothing was queued),
  * ENOMEM, EBADF (the channel was removed), the channel's sticky write
  * error (EPIPE, ECONNRESET...), or EPIPE once the connection has failed. */
-int xdr_qio_clnt_call(xdr_qio_clnt *clnt, rpcproc_t proc, xdrproc_t xargs,
+XDR_GLUE_EXPORT int xdr_qio_clnt_call(xdr_qio_clnt *clnt, rpcproc_t proc, xdrproc_t xargs,
                       void *args, xdrproc_t xres, void *result,
                       int timeout_ms, xdr_qio_reply_fn done, void *arg);
 
@@ -91,13 +92,13 @@ int xdr_qio_clnt_call(xdr_qio_clnt *clnt, rpcproc_t proc, xdrproc_t xargs,
  * connection has failed (EPIPE: the server ended it; EPROTO, EMSGSIZE; or
  * the read error), from that poll on; errno EINVAL if clnt is NULL. Called
  * from a `done` routine it does nothing and returns 0 (or -1 as above). */
-int xdr_qio_clnt_poll(xdr_qio_clnt *clnt);
+XDR_GLUE_EXPORT int xdr_qio_clnt_poll(xdr_qio_clnt *clnt);
 
 /* Calls accepted and not yet completed (0 if clnt is NULL). */
-int xdr_qio_clnt_pending(const xdr_qio_clnt *clnt);
+XDR_GLUE_EXPORT int xdr_qio_clnt_pending(const xdr_qio_clnt *clnt);
 
 /* The channel, to watch for readability (-1 if clnt is NULL). */
-int xdr_qio_clnt_fd(const xdr_qio_clnt *clnt);
+XDR_GLUE_EXPORT int xdr_qio_clnt_fd(const xdr_qio_clnt *clnt);
 
 /* Completes every pending call with RPC_CANTRECV and re_errno ECANCELED
  * (calls whose replies arrived but were not yet taken by poll included),
@@ -105,7 +106,7 @@ int xdr_qio_clnt_fd(const xdr_qio_clnt *clnt);
  * qio channel: calls already queued still go out when qio flushes; call
  * qio_termc (and close) as with xdrrec. Must not be called from a `done`
  * routine of the same client. NULL is ignored. */
-void xdr_qio_clnt_destroy(xdr_qio_clnt *clnt);
+XDR_GLUE_EXPORT void xdr_qio_clnt_destroy(xdr_qio_clnt *clnt);
 
 #ifdef __cplusplus
 }
