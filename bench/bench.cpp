@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench.cpp - the pattern, the message stream, the RSS probe and errno's
 // text.
 #include "bench.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench.hpp - what every qio-bench case shares: the clock, the byte pattern
 // the writers send and the reader checks, and the shape of one timed run.
 #ifndef QIO_BENCH_BENCH_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // channels.cpp - qio_flush with 10,000 channels, idle and with one busy.
 #include "channels.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // channels.hpp - qio_flush's cost with many configured channels.
 #ifndef QIO_BENCH_CHANNELS_HPP
 #define QIO_BENCH_CHANNELS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // datagrams.cpp - draining queued datagrams with qio_flush, count by count,
 // beside the kernel's own cost of sending them.
 #include "datagrams.hpp"

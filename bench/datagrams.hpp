@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // datagrams.hpp - the cost per datagram of draining many datagrams queued
 // on one connected datagram socket, as their count doubles.
 #ifndef QIO_BENCH_DATAGRAMS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // enqueue.cpp - queueing cost in time, memory and instructions.
 #include "enqueue.hpp"
 

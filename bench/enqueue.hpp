@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // enqueue.hpp - the cost of queueing a 64-byte message the peer never reads.
 #ifndef QIO_BENCH_ENQUEUE_HPP
 #define QIO_BENCH_ENQUEUE_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fanout.cpp - the fan-out tick: qio and libevent against a bare send()
 // loop over the same sockets.
 #include "fanout.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fanout.hpp - the fan-out tick: one small message to each of many peers,
 // then one flush, as a data server's tick sends an update to every client.
 #ifndef QIO_BENCH_FANOUT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // json.cpp - the machine-readable results (--json FILE).
 #include <cmath>  // std::isfinite
 #include <cstdio> // std::fopen

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libuv_copy.hpp - how a libuv user queues a message it does not own.
 #ifndef QIO_BENCH_LIBUV_COPY_HPP
 #define QIO_BENCH_LIBUV_COPY_HPP

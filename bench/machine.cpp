@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // machine.cpp - what the figures were measured on.
 #include <event2/event.h> // event_get_version
 #include <sys/utsname.h>  // uname

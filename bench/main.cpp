@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // main.cpp - qio-bench: qio's queued output measured against a hand-written
 // contiguous queue, the kernel's limit, one write() per message, libevent
 // and libuv; its fan-out tick against a bare send() loop; its datagram

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // own_queue.hpp - the tick of a writer that keeps its own queue and writes
 // a non-blocking socket itself, with no event loop: the hand-written
 // contiguous queue and libevent's raw evbuffer.

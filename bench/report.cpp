@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // report.cpp - the human-readable tables.
 #include "report.hpp"
 

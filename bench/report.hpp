@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // report.hpp - the tables, the target verdicts and the JSON file.
 #ifndef QIO_BENCH_REPORT_HPP
 #define QIO_BENCH_REPORT_HPP

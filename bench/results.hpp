@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // results.hpp - the figures each case produces, as the report reads them.
 #ifndef QIO_BENCH_RESULTS_HPP
 #define QIO_BENCH_RESULTS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // syscall_count.cpp - the counting write-family wrappers (see the header).
 //
 // The executable is linked with export_dynamic, so these definitions come

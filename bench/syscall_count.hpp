@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // syscall_count.hpp - counts the write-family system calls a thread makes.
 //
 // qio's C API, libevent and libuv offer no common seam for counting their

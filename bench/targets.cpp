@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // targets.cpp - the project's performance targets, judged against one
 // run's figures.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // throughput.cpp - timed runs of every writer and their medians.
 #include "throughput.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // throughput.hpp - every writer, every transport, every message size.
 #ifndef QIO_BENCH_THROUGHPUT_HPP
 #define QIO_BENCH_THROUGHPUT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // timed_run.hpp - one timed run, the same for every case that has a
 // writer on one end of a connected pair and a reader thread on the other.
 #ifndef QIO_BENCH_TIMED_RUN_HPP

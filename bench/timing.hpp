@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // timing.hpp - what the timed cases share: a thread's CPU time, medians and
 // ratios paired by round.
 #ifndef QIO_BENCH_TIMING_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // transport.cpp - socketpairs, loopback TCP connections, the descriptor
 // limit and the reader.
 #include "transport.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // transport.hpp - connected descriptor pairs and the reader that drains one.
 #ifndef QIO_BENCH_TRANSPORT_HPP
 #define QIO_BENCH_TRANSPORT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // writer_libevent.cpp - libevent's two ways to queue output: a bufferevent
 // on its event loop, and a raw evbuffer written by the program itself.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // writer_libuv.cpp - libuv's loop fed two ways: uv_write per message, each
 // message a heap copy freed in its write callback, as libuv's users must do
 // (uv_write does not copy); and a tick's messages coalesced into one heap

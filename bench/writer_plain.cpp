@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // writer_plain.cpp - the writers without a library: limit, naive and a
 // hand-written contiguous queue.
 #include <poll.h>    // poll

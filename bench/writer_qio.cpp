@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // writer_qio.cpp - qio_write per message, flushed as a select loop would.
 #include <sys/select.h> // select
 #include <unistd.h>     // close

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // writers.hpp - the implementations the throughput case compares.
 //
 // Every writer takes a connected blocking socket, owns it from then on and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr.cpp - timed runs of the XDR writers, the reader that follows their
 // record marks, and the medians.
 #include "xdr.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr.hpp - the xdr case: records/s encoding a 256-byte rpcgen struct
 // through xdr_glue over qio against libtirpc's own xdrrec on a blocking
 // socket.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr_record.hpp - the record the xdr case sends: bench_record (from
 // bench_record.x through rpcgen), 256 bytes of XDR, numbered in order.
 #ifndef QIO_BENCH_XDR_RECORD_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr_writers.cpp - libtirpc's xdrrec on a blocking socket, and xdr_glue's
 // two writers over qio, encoding the same numbered bench_records.
 #include "xdr_writers.hpp"

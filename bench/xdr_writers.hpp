@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr_writers.hpp - the writers the xdr case compares: libtirpc's own
 // record stream writing to a blocking socket, and xdr_glue's record
 // streams queued on qio and flushed as a select loop would.

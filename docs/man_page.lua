@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- man_page.lua - pandoc filter that turns a docs/reference page (GitHub
 -- markdown) into a section 3 man page: pandoc -f gfm -t man -s
 -- --lua-filter man_page.lua -M title=NAME [-M summary="what it is"].

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // faults.cpp - which calls fail, and how.
 #include "faults.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // faults.hpp - a SystemCalls that fails or shortens some socket calls.
 //
 // The soak builds one qio::Engine over this seam, so part of its traffic

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // figures.cpp - the soak's table and progress line.
 #include "figures.hpp"
 

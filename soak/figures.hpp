@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // figures.hpp - what the soak counts, and which counts must stay zero.
 #ifndef QIO_SOAK_FIGURES_HPP
 #define QIO_SOAK_FIGURES_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ledger.cpp - request bookkeeping and the final check of one connection.
 #include "ledger.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ledger.hpp - what a sender queued, what its ASTs said, and the check
 // against what the receiving end saw.
 //

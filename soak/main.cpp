@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // main.cpp - qio-soak: many loopback TCP connections for a bounded time,
 // mixed traffic, injected faults, every byte and every AST checked.
 //

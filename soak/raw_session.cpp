@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // raw_session.cpp - framed messages through qio, checked at the far end.
 #include "raw_session.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // raw_session.hpp - sessions that send framed messages straight through
 // qio: the C API's process-wide engine, or a qio::Engine whose system calls
 // fail now and then (faults.hpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session.cpp - what raw and XDR sessions share.
 #include "session.hpp"
 

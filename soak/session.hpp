@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session.hpp - one loopback connection of the soak, from its start to the
 // check of everything that crossed it.
 //

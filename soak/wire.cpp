@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // wire.cpp - building messages and checking them on arrival.
 #include "wire.hpp"
 

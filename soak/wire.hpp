@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // wire.hpp - the soak's message format and the receiving end's checks.
 //
 // A message is one qio write: a 32-byte header, then 1 B to 256 KiB of

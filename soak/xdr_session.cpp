@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr_session.cpp - XDR records through xdr_glue, checked record by record.
 #include "xdr_session.hpp"
 

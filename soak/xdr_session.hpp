@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr_session.hpp - sessions that send XDR records through xdr_glue (an
 // xdrrec stream queued on the C API's engine) and read them back with an
 // xdr_qio_reader, pruning whole records now and then while the reader is

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_installed.sh BUILD_DIR CHECK ARGUMENTS...
 # Installs the build into a scratch root (meson install --destdir), then
 # uses what was installed as a user of the package would:

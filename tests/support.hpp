@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // support.hpp - shared fixtures for the Catch2 suite: descriptors that close
 // themselves, a peer reader, and a recorder for C ASTs.
 #ifndef QIO_TESTS_SUPPORT_HPP
@@ -31,6 +32,8 @@ public:
     return *this;
   }
   int get() const { return fd_; }
+  // Gives the descriptor up, for a test whose code under test closes it.
+  int release() { return std::exchange(fd_, -1); }
   void reset() {
     if (fd_ >= 0)
       ::close(fd_);

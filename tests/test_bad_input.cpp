@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_bad_input.cpp - bad input at every API, beyond what
 // test_c_api_errors.cpp, test_contract.cpp and test_engine.cpp already
 // cover: a descriptor closed behind qio's back, reconfiguration with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_c_api_errors.cpp - every documented error of every qio_* function.
 //
 // Each TEST_CASE starts with qio_init() (the C API is one process-wide

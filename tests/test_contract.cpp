@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_contract.cpp - qio's behaviour contract, point by point,
 // through the C API: order, exactly once, buffering, never blocking, never
 // SIGPIPE, sticky errors, re-entrancy, counting, gathering; then the memo's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_engine.cpp - qio::Engine through its C++ API: options, callbacks,
 // error codes, buffering, several engines, cancellation, reading and
 // seeking. Each test owns its Engine.

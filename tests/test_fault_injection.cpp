@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_fault_injection.cpp - the engine on a syscall seam that injects
 // short writes, EINTR, EAGAIN, ENOBUFS, EPIPE and ECONNRESET into writev and
 // sendmsg, and counts every call it sees.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_liveness.cpp - no descriptor kind and no peer can hold a flush: a
 // blocking terminal is written without blocking, a flush stops at its budget
 // however much a peer sends or a file takes, and datagrams keep their

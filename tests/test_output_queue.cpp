@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_output_queue.cpp - the packed byte queue behind every channel
 // (qio::detail::OutputQueue) and the FIFO it is built on.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_scale.cpp - many requests on a silent peer, and many connections.
 #include <catch2/catch.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_select_integration.cpp - qio_fdset and qio_pollfds: telling a select
 // or poll loop which channels wait for writability.
 #include <catch2/catch.hpp>

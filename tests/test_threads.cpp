@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_threads.cpp - independent Engines on independent threads. Run by the
 // ThreadSanitizer build (suite 'threads') to show they share no state.
 #include <catch2/catch.hpp>

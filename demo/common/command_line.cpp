@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // command_line.cpp - parsing and checking the demos' options.
 #include "command_line.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // command_line.hpp - option parsing shared by the demos.
 //
 // Every demo takes `--name VALUE` (or `--name=VALUE`) options and `--help`.

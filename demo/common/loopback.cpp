@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loopback.cpp - listening, connecting and accepting on 127.0.0.1.
 #include "loopback.hpp"
 

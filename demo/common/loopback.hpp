@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loopback.hpp - the demos' TCP connections, always on 127.0.0.1.
 //
 // Socket buffer sizes can be fixed (SO_SNDBUF/SO_RCVBUF, set before the

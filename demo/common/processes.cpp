@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // processes.cpp - forking, watching and stopping the demos' children.
 #include "processes.hpp"
 

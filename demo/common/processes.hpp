@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // processes.hpp - the demos' child processes, which never outlive them.
 //
 // The demos run each peer in a process of its own, as the programs of the

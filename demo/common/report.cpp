@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // report.cpp - number formatting and summary tables for the demos.
 #include "report.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // report.hpp - how the demos print numbers and their summary tables.
 //
 // Every demo ends with a short table; these helpers keep the tables of all

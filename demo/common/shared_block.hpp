@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // shared_block.hpp - an object in memory shared with child processes.
 //
 // The demos' peers report their counters (records, bytes, what they are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr_procedure.hpp - rpcgen's typed XDR functions as libtirpc's xdrproc_t.
 //
 // libtirpc declares xdrproc_t as bool_t (*)(XDR*, ...), so every rpcgen

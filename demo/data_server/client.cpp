@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // client.cpp - reading, timing and checking the server's DATA packets.
 #include "client.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // client.hpp - a client of the data-server demo: a plain libtirpc program
 // that reads DATA packets from the server with a blocking xdrrec stream,
 // as the memo's display program did.

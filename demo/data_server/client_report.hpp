@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // client_report.hpp - what each client of the data-server demo reports to
 // the parent, live and at the end, through memory shared across fork.
 #ifndef QIO_DEMO_DATA_SERVER_CLIENT_REPORT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // qio-data-server-demo - the memo's data server on qio, with one client
 // that stops reading for a while.
 //

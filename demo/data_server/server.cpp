@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // server.cpp - the data server's tick, sampling, sending and draining.
 #include "server.hpp"
 

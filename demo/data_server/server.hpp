@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // server.hpp - the memo's data server: a select loop with a 100 ms tick
 // that samples a few values and sends every client a DATA packet through
 // qio's C API, exactly as the 1991 data server was ported onto it.

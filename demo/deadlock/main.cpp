@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // qio-deadlock-demo - the 1991 memo's deadlock, run for real, and the same
 // two programs finishing once their output goes through qio.
 //
@@ -11,12 +12,18 @@
 // same loop queues its records instead, keeps reading, and both finish
 // with every record checked. With no flags the demo runs both and prints
 // them side by side.
-#include <unistd.h> // close
+//
+// With --rpc the two peers are RPC programs, each a client of the other on
+// a connection of its own, sending their records as the arguments of
+// calls: with libtirpc's clnt_call both end up blocked sending a call the
+// other is not reading; with xdr_glue's asynchronous client and server on
+// qio both finish, every call answered.
 
-#include <array>   // std::array, the two peers
-#include <cstdint> // std::uint32_t
-#include <string>  // std::string
-#include <vector>  // std::vector, the runs
+#include <array>      // std::array, the two peers
+#include <cstdint>    // std::uint32_t
+#include <functional> // std::function, a peer's body
+#include <string>     // std::string
+#include <vector>     // std::vector, the runs and descriptors
 
 #include <fmt/core.h>
 
@@ -26,6 +33,7 @@
 #include "common/report.hpp"
 #include "common/shared_block.hpp"
 #include "peer.hpp"
+#include "rpc_peer.hpp"
 #include "watchdog.hpp"
 
 namespace deadlock {
@@ -37,6 +45,7 @@ struct Settings {
   std::uint32_t burst = 0;
   double stall_seconds = 0;
   int socket_buffer = 0;
+  bool rpc = false; // the peers are RPC programs calling each other
 };
 
 const demo::Usage usage{
@@ -54,6 +63,8 @@ const demo::Usage usage{
         {"burst", "N", "records each peer sends per turn of its loop (default: 1000)"},
         {"stall-seconds", "S", "no progress for this long means stuck (default: 3)"},
         {"socket-buffer", "BYTES", "SO_SNDBUF and SO_RCVBUF of both ends (default: 131072)"},
+        {"rpc", "", "the peers are RPC programs, each a client of the other, sending a burst\n"
+                    "                    per call: libtirpc's clnt_call, then xdr_glue's asynchronous client"},
     }};
 
 Settings read_settings(int argc, char** argv) {
@@ -65,6 +76,7 @@ Settings read_settings(int argc, char** argv) {
   settings.stall_seconds = options.seconds("stall-seconds", 3, 0.5, 60);
   settings.socket_buffer =
       static_cast<int>(options.number("socket-buffer", 128 * 1024, 4096, 64 * 1024 * 1024));
+  settings.rpc = options.given("rpc");
   return settings;
 }
 
@@ -79,37 +91,96 @@ PeerPlan plan_for(PeerIndex peer, OutputMode mode, const Settings& settings) {
   return plan;
 }
 
-// Starts both peers on the two ends of a fresh connection, then watches.
-RunReport run_peers(OutputMode mode, const Settings& settings) {
+using PeerBody = std::function<int(PeerIndex peer, PeerStatus& status)>;
+using PeerDescriptors = std::array<std::vector<demo::UniqueFd>, 2>;
+
+// Starts both peers in processes of their own, each running `body` after
+// closing the other peer's descriptors (so a connection closes when the
+// peer at its end exits); closes the parent's copies; then watches.
+RunReport start_and_watch(OutputMode mode, const Settings& settings,
+                          PeerDescriptors& descriptors, const PeerBody& body) {
   demo::SharedBlock<SharedPeers> shared;
-  demo::ConnectedPair connection =
-      demo::connect_loopback_pair({settings.socket_buffer, settings.socket_buffer});
-  const int ends[2] = {connection.first.get(), connection.second.get()};
   auto start_peer = [&](PeerIndex peer) {
     return demo::ChildProcess::start([&, peer] {
-      ::close(ends[1 - peer]); // so the other end closes when its peer exits
-      return run_peer(plan_for(peer, mode, settings), ends[peer], shared->peers[peer]);
+      for (demo::UniqueFd& others : descriptors[static_cast<std::size_t>(1 - peer)])
+        others.reset();
+      return body(peer, shared->peers[peer]);
     });
   };
   std::array<demo::ChildProcess, 2> children{start_peer(display), start_peer(data_server)};
-  connection.first.reset();
-  connection.second.reset();
-  return watch_peers(children, *shared, {mode_name(mode), settings.stall_seconds});
+  for (auto& peer_descriptors : descriptors)
+    peer_descriptors.clear();
+  return watch_peers(children, *shared, {mode_name(mode), settings.stall_seconds, settings.rpc});
+}
+
+// Records: both peers on the two ends of one connection.
+RunReport run_record_peers(OutputMode mode, const Settings& settings) {
+  demo::ConnectedPair connection =
+      demo::connect_loopback_pair({settings.socket_buffer, settings.socket_buffer});
+  const int ends[2] = {connection.first.get(), connection.second.get()};
+  PeerDescriptors descriptors;
+  descriptors[display].push_back(std::move(connection.first));
+  descriptors[data_server].push_back(std::move(connection.second));
+  return start_and_watch(mode, settings, descriptors, [&](PeerIndex peer, PeerStatus& status) {
+    return run_peer(plan_for(peer, mode, settings), ends[peer], status);
+  });
+}
+
+// RPC: one connection per direction of calls; each peer calls on its end
+// of one and serves on its end of the other.
+RunReport run_rpc_peers(OutputMode mode, const Settings& settings) {
+  const demo::SocketBuffers buffers{settings.socket_buffer, settings.socket_buffer};
+  demo::ConnectedPair display_calls = demo::connect_loopback_pair(buffers);
+  demo::ConnectedPair data_server_calls = demo::connect_loopback_pair(buffers);
+  const RpcConnections ends[2] = {
+      {display_calls.first.get(), data_server_calls.second.get()},
+      {data_server_calls.first.get(), display_calls.second.get()}};
+  PeerDescriptors descriptors;
+  descriptors[display].push_back(std::move(display_calls.first));
+  descriptors[display].push_back(std::move(data_server_calls.second));
+  descriptors[data_server].push_back(std::move(data_server_calls.first));
+  descriptors[data_server].push_back(std::move(display_calls.second));
+  return start_and_watch(mode, settings, descriptors, [&](PeerIndex peer, PeerStatus& status) {
+    const RpcPeerPlan plan{peer, settings.records, settings.burst, mode};
+    return run_rpc_peer(plan, ends[peer], status);
+  });
+}
+
+RunReport run_peers(OutputMode mode, const Settings& settings) {
+  return settings.rpc ? run_rpc_peers(mode, settings) : run_record_peers(mode, settings);
 }
 
 void print_introduction(const Settings& settings) {
+  const std::string burst_bytes = demo::format_bytes(std::uint64_t{settings.burst} * 1024);
+  const std::string buffers = demo::format_bytes(static_cast<std::uint64_t>(settings.socket_buffer));
+  if (settings.rpc) {
+    fmt::print("qio-deadlock-demo --rpc: \"display\" and \"data server\" are two RPC programs in\n"
+               "two processes, each a client of the other over loopback TCP: the display calls\n"
+               "ADD on the data server, which calls DATA on the display's callback program over\n"
+               "a second connection. Each sends {} records of 1 KiB in calls of {} records\n"
+               "({}) and serves the other's calls between its own. A call is more than the\n"
+               "socket buffers hold ({} asked for each, not autotuned).\n",
+               demo::format_count(settings.records), demo::format_count(settings.burst),
+               burst_bytes, buffers);
+    return;
+  }
   fmt::print("qio-deadlock-demo: \"display\" and \"data server\", two single-threaded select loops\n"
              "in two processes, send each other {} XDR records of 1 KiB over loopback TCP,\n"
              "in bursts of {} ({}), reading what arrives between bursts. A burst is\n"
              "more than the socket buffers hold ({} asked for each, not autotuned).\n",
              demo::format_count(settings.records), demo::format_count(settings.burst),
-             demo::format_bytes(std::uint64_t{settings.burst} * 1024),
-             demo::format_bytes(static_cast<std::uint64_t>(settings.socket_buffer)));
+             burst_bytes, buffers);
 }
 
-void print_heading(OutputMode mode) {
-  if (mode == OutputMode::blocking)
+void print_heading(OutputMode mode, const Settings& settings) {
+  if (mode == OutputMode::blocking && settings.rpc)
+    fmt::print("\n== blocking: libtirpc's clnt_call (the call written, then its reply awaited) and "
+               "svc_getreqset\n");
+  else if (mode == OutputMode::blocking)
     fmt::print("\n== blocking: libtirpc's xdrrec writing with write(2) on blocking sockets\n");
+  else if (settings.rpc)
+    fmt::print("\n== qio: xdr_glue's asynchronous RPC client (calls queued, replies matched by xid) "
+               "and RPC server, on qio\n");
   else
     fmt::print("\n== qio: the same loop, records queued on qio channels (xdr_glue) and flushed\n");
   std::fflush(stdout);
@@ -121,22 +192,44 @@ std::uint64_t unread(const PeerCounters& sender, const PeerCounters& receiver) {
                                                      : 0;
 }
 
+// What a stuck peer was doing, and how far it got.
+std::string stuck_peer_line(const RunReport& report, int peer, const Settings& settings) {
+  const auto index = static_cast<std::size_t>(peer);
+  const PeerCounters& counters = report.peers[index];
+  if (settings.rpc) {
+    // Inside clnt_call a peer may be writing or awaiting a reply: the
+    // kernel tells which, where /proc/PID/syscall can be read.
+    std::string where(describe(counters.activity));
+    if (!report.system_calls[index].empty())
+      where += fmt::format(" ({}, says /proc)", report.system_calls[index]);
+    return fmt::format("    {:<12} {}; {} records answered, {} served\n", peer_names[peer], where,
+                       demo::format_count(counters.records_sent),
+                       demo::format_count(counters.records_received));
+  }
+  return fmt::format("    {:<12} {}; has sent {} bytes and received {} bytes\n", peer_names[peer],
+                     describe(counters.activity), demo::format_count(counters.bytes_sent),
+                     demo::format_count(counters.bytes_received));
+}
+
 void print_stall(const RunReport& report, const Settings& settings) {
   const bool deadlock = report.outcome == Outcome::deadlocked;
+  const std::string_view blocked_in =
+      settings.rpc ? "both peers are blocked in clnt_call" : "both peers are blocked in write(2)";
   fmt::print("  watchdog: no progress for {:.1f} s (nothing moved since {:.2f} s); {}:\n",
              settings.stall_seconds, report.stuck_since,
-             deadlock ? "both peers are blocked in write(2)" : "the peers are stuck");
-  for (int peer = display; peer <= data_server; ++peer) {
-    const PeerCounters& counters = report.peers[static_cast<std::size_t>(peer)];
-    fmt::print("    {:<12} {}; has sent {} bytes and received {} bytes\n", peer_names[peer],
-               describe(counters.activity), demo::format_count(counters.bytes_sent),
-               demo::format_count(counters.bytes_received));
-  }
+             deadlock ? blocked_in : "the peers are stuck");
+  for (int peer = display; peer <= data_server; ++peer)
+    fmt::print("{}", stuck_peer_line(report, peer, settings));
   const PeerCounters& shown = report.peers[display];
   const PeerCounters& served = report.peers[data_server];
-  fmt::print("    in the socket buffers, unread: {} bytes display -> data server, {} bytes back\n",
-             demo::format_count(unread(shown, served)), demo::format_count(unread(served, shown)));
-  if (deadlock)
+  if (!settings.rpc)
+    fmt::print("    in the socket buffers, unread: {} bytes display -> data server, {} bytes back\n",
+               demo::format_count(unread(shown, served)),
+               demo::format_count(unread(served, shown)));
+  if (deadlock && settings.rpc)
+    fmt::print("    Each is sending a call the other is not reading, and neither serves calls "
+               "until its own is answered: deadlock.\n");
+  else if (deadlock)
     fmt::print("    Each waits for the other to read, and neither reads while it waits: "
                "deadlock.\n");
   fmt::print("  watchdog: stopped both peers.\n");
@@ -144,7 +237,8 @@ void print_stall(const RunReport& report, const Settings& settings) {
 
 bool delivered_everything(const RunReport& report, const Settings& settings) {
   for (const PeerCounters& peer : report.peers)
-    if (peer.records_received != settings.records || peer.bad_records != 0)
+    if (peer.records_sent != settings.records || peer.records_received != settings.records ||
+        peer.bad_records != 0)
       return false;
   return report.outcome == Outcome::completed;
 }
@@ -155,9 +249,9 @@ void print_outcome(const RunReport& report, const Settings& settings) {
   else if (report.outcome == Outcome::failed)
     fmt::print("  the run failed: {}\n", report.detail);
   else if (delivered_everything(report, settings))
-    fmt::print("  both peers finished in {:.2f} s: every record arrived once, in order, with a "
+    fmt::print("  both peers finished in {:.2f} s: {}every record arrived once, in order, with a "
                "good checksum.\n",
-               report.seconds);
+               report.seconds, settings.rpc ? "every call was answered, and " : "");
   else
     fmt::print("  both peers finished, but some records were missing or damaged.\n");
 }
@@ -172,7 +266,12 @@ std::string outcome_cell(const RunReport& report) {
   return "?";
 }
 
+// With --rpc the peers do not see the bytes (libtirpc moves them), so
+// records only.
 std::string records_cell(std::uint64_t records, std::uint64_t bytes, const Settings& settings) {
+  if (settings.rpc)
+    return fmt::format("{} of {}", demo::format_count(records),
+                       demo::format_count(settings.records));
   return fmt::format("{} of {} ({})", demo::format_count(records),
                      demo::format_count(settings.records), demo::format_bytes(bytes));
 }
@@ -180,7 +279,8 @@ std::string records_cell(std::uint64_t records, std::uint64_t bytes, const Setti
 void add_peer_rows(demo::Table& table, PeerIndex peer, const std::vector<RunReport>& reports,
                    const std::vector<OutputMode>& modes, const Settings& settings) {
   const std::string name(peer_names[peer]);
-  std::vector<std::string> sent{name + ": records sent"}, received{name + ": received"},
+  std::vector<std::string> sent{name + (settings.rpc ? ": records answered" : ": records sent")},
+      received{name + (settings.rpc ? ": served" : ": received")},
       queue{name + ": peak queue"}, time{name + ": time"};
   for (std::size_t index = 0; index < reports.size(); ++index) {
     const PeerCounters& counters = reports[index].peers[peer];
@@ -212,8 +312,13 @@ void print_summary(const std::vector<RunReport>& reports, const std::vector<Outp
   add_peer_rows(table, display, reports, modes, settings);
   add_peer_rows(table, data_server, reports, modes, settings);
   table.add_row(bad);
-  fmt::print("\nsummary ({} records of 1 KiB each way; \"sent\" counts bytes the kernel took)\n",
-             demo::format_count(settings.records));
+  if (settings.rpc)
+    fmt::print("\nsummary ({} records of 1 KiB each way, {} per call; \"answered\" counts records "
+               "whose call was answered)\n",
+               demo::format_count(settings.records), demo::format_count(settings.burst));
+  else
+    fmt::print("\nsummary ({} records of 1 KiB each way; \"sent\" counts bytes the kernel took)\n",
+               demo::format_count(settings.records));
   table.print();
 }
 
@@ -228,6 +333,10 @@ std::string verdict(OutputMode mode, const RunReport& report, const Settings& se
     return as_expected(mode, report, settings)
                ? "the blocking run deadlocked, as expected"
                : "the blocking run did NOT deadlock (try more --records or a larger --burst)";
+  if (settings.rpc)
+    return as_expected(mode, report, settings)
+               ? "the qio run answered every call and delivered every record"
+               : "the qio run did NOT answer every call";
   return as_expected(mode, report, settings) ? "the qio run delivered every record"
                                              : "the qio run did NOT deliver every record";
 }
@@ -243,7 +352,7 @@ int run_demo(const Settings& settings) {
   print_introduction(settings);
   std::vector<RunReport> reports;
   for (const OutputMode mode : modes) {
-    print_heading(mode);
+    print_heading(mode, settings);
     reports.push_back(run_peers(mode, settings));
     print_outcome(reports.back(), settings);
   }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // packets.cpp - deterministic payloads and their checksums.
 #include "packets.hpp"
 
@@ -47,6 +48,14 @@ PacketCheck check_packet(const demo_packet& packet, packet_kind expected_kind,
   if (packet.checksum != checksum_of(packet))
     return PacketCheck::bad_checksum;
   return PacketCheck::good;
+}
+
+void note_received(const demo_packet* packet, packet_kind expected_kind,
+                   std::uint32_t& next_sequence, PeerStatus& status) {
+  if (packet == nullptr || check_packet(*packet, expected_kind, next_sequence) != PacketCheck::good)
+    ++status.bad_records;
+  ++next_sequence;
+  ++status.records_received;
 }
 
 } // namespace deadlock

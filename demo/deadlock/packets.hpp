@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // packets.hpp - making and checking the deadlock demo's 1 KiB records.
 //
 // A record's payload is a pseudo-random function of its kind and sequence
@@ -11,6 +12,7 @@
 #include <cstdint> // std::uint32_t
 
 #include "packet.h" // rpcgen: demo_packet, packet_kind
+#include "peer_status.hpp"
 
 namespace deadlock {
 
@@ -25,6 +27,12 @@ enum class PacketCheck { good, wrong_kind, out_of_order, bad_checksum };
 // Checks a received record against what should come next.
 PacketCheck check_packet(const demo_packet& packet, packet_kind expected_kind,
                          std::uint32_t expected_sequence);
+
+// Counts one received record in `status` (a damaged one if `packet` is
+// null, for a record that did not decode, or fails check_packet against
+// `expected_kind` and `next_sequence`), and advances `next_sequence`.
+void note_received(const demo_packet* packet, packet_kind expected_kind,
+                   std::uint32_t& next_sequence, PeerStatus& status);
 
 } // namespace deadlock
 

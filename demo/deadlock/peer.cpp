@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // peer.cpp - the peers' select loop and their checked, non-blocking input.
 #include "peer.hpp"
 
@@ -57,10 +58,7 @@ private:
       demo_packet packet{};
       const bool decoded =
           !xdr_glue::decode_record(record_, demo::xdr_procedure(&xdr_demo_packet), &packet);
-      if (!decoded || check_packet(packet, expected_, next_sequence_) != PacketCheck::good)
-        ++status_.bad_records;
-      ++next_sequence_;
-      ++status_.records_received;
+      note_received(decoded ? &packet : nullptr, expected_, next_sequence_, status_);
     }
   }
 
@@ -147,6 +145,7 @@ std::string_view describe(Activity activity) {
   case Activity::selecting: return "in select";
   case Activity::reading: return "reading";
   case Activity::writing: return "in write";
+  case Activity::calling: return "in clnt_call";
   case Activity::queueing: return "queueing";
   case Activity::finished: return "finished";
   case Activity::failed: return "failed";

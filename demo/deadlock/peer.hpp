@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // peer.hpp - one peer of the deadlock demo: a single-threaded select loop
 // that sends the other peer a stream of records while reading its stream.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // peer_output.cpp - the blocking xdrrec writer and the qio one.
 #include "peer_output.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // peer_output.hpp - how a deadlock-demo peer's records leave: the one part
 // of a peer that differs between the two runs.
 //

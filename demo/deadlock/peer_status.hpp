@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // peer_status.hpp - what each peer of the deadlock demo tells the watchdog.
 //
 // Each peer process updates its PeerStatus, in memory shared with the
@@ -18,6 +19,7 @@ enum class Activity : int {
   selecting, // waiting in select(2)
   reading,   // recv(2) without waiting, and checking records
   writing,   // in write(2) (blocking output)
+  calling,   // in clnt_call (--rpc, blocking): sending a call, then awaiting its reply
   queueing,  // handing records to qio (never waits)
   finished,  // sent and received everything
   failed,    // gave up; the reason went to stderr
@@ -29,7 +31,8 @@ std::string_view describe(Activity activity);
 // A plain copy of a PeerStatus, taken by the watchdog.
 struct PeerCounters {
   Activity activity = Activity::starting;
-  std::uint64_t records_sent = 0; // written whole (blocking) or queued (qio)
+  // Written whole (blocking) or queued (qio); with --rpc, in calls answered.
+  std::uint64_t records_sent = 0;
   std::uint64_t records_received = 0;
   std::uint64_t bytes_sent = 0; // bytes the kernel accepted from write(2)
   std::uint64_t bytes_received = 0;

@@ -1,10 +1,13 @@
+// SPDX-License-Identifier: MIT
 // watchdog.cpp - stall detection, progress lines and stopping the peers.
 #include "watchdog.hpp"
 
-#include <signal.h> // SIGKILL
+#include <signal.h>      // SIGKILL
+#include <sys/syscall.h> // SYS_write, ..., to name what a stuck peer waits in
 
-#include <chrono> // std::chrono::milliseconds
-#include <thread> // std::this_thread::sleep_for
+#include <chrono>  // std::chrono::milliseconds
+#include <fstream> // std::ifstream, /proc/PID/syscall
+#include <thread>  // std::this_thread::sleep_for
 
 #include <fmt/core.h>
 
@@ -20,21 +23,55 @@ std::array<PeerCounters, 2> snapshot(const SharedPeers& shared) {
 std::uint64_t progress_of(const std::array<PeerCounters, 2>& peers) {
   std::uint64_t total = 0;
   for (const PeerCounters& peer : peers)
-    total += peer.bytes_sent + peer.bytes_received;
+    total += peer.bytes_sent + peer.bytes_received + peer.records_sent + peer.records_received;
   return total;
 }
 
-void print_progress(std::string_view run_name, double seconds,
+std::string amounts_of(const PeerCounters& peer, bool count_records) {
+  if (count_records)
+    return fmt::format("{} records answered, {} served", demo::format_count(peer.records_sent),
+                       demo::format_count(peer.records_received));
+  return fmt::format("{} out, {} in", demo::format_bytes(peer.bytes_sent),
+                     demo::format_bytes(peer.bytes_received));
+}
+
+void print_progress(const WatchSettings& settings, double seconds,
                     const std::array<PeerCounters, 2>& peers) {
-  std::string line = fmt::format("  [{} {:4.1f} s]", run_name, seconds);
+  std::string line = fmt::format("  [{} {:4.1f} s]", settings.run_name, seconds);
   for (int peer = display; peer <= data_server; ++peer)
-    line += fmt::format("{}{} {} out, {} in ({})", peer == display ? "  " : " | ",
-                        peer_names[peer],
-                        demo::format_bytes(peers[peer].bytes_sent),
-                        demo::format_bytes(peers[peer].bytes_received),
+    line += fmt::format("{}{} {} ({})", peer == display ? "  " : " | ", peer_names[peer],
+                        amounts_of(peers[peer], settings.count_records),
                         describe(peers[peer].activity));
   fmt::print("{}\n", line);
   std::fflush(stdout);
+}
+
+struct NamedSystemCall {
+  long number;
+  std::string_view name;
+};
+constexpr NamedSystemCall named_system_calls[] = {
+    {SYS_write, "write(2)"}, {SYS_read, "read(2)"}, {SYS_ppoll, "ppoll(2)"},
+    {SYS_pselect6, "pselect6(2)"},
+#ifdef SYS_poll // not on every architecture
+    {SYS_poll, "poll(2)"},
+#endif
+#ifdef SYS_select
+    {SYS_select, "select(2)"},
+#endif
+};
+
+// The system call the process sits in, from /proc/PID/syscall ("running"
+// or a number first); empty if the kernel does not say.
+std::string system_call_of(pid_t pid) {
+  std::ifstream file(fmt::format("/proc/{}/syscall", pid));
+  long number = -1;
+  if (!(file >> number))
+    return {};
+  for (const NamedSystemCall& call : named_system_calls)
+    if (call.number == number)
+      return std::string(call.name);
+  return fmt::format("system call {}", number);
 }
 
 // A peer that ended: {} if all is well so far, else why the run failed.
@@ -56,9 +93,11 @@ void stop_all(std::array<demo::ChildProcess, 2>& children) {
     child.stop();
 }
 
-bool both_in_write(const std::array<PeerCounters, 2>& peers) {
-  return peers[display].activity == Activity::writing &&
-         peers[data_server].activity == Activity::writing;
+// Both blocked sending to the other: in write(2), or in clnt_call.
+bool both_blocked_sending(const std::array<PeerCounters, 2>& peers) {
+  const Activity first = peers[display].activity;
+  return (first == Activity::writing || first == Activity::calling) &&
+         peers[data_server].activity == first;
 }
 
 } // namespace
@@ -90,13 +129,16 @@ RunReport watch_peers(std::array<demo::ChildProcess, 2>& children, const SharedP
       last_progress_at = now;
     }
     if (now - last_progress_at >= settings.stall_seconds) {
+      for (std::size_t peer = 0; peer < children.size(); ++peer)
+        report.system_calls[peer] = system_call_of(children[peer].pid());
       stop_all(children);
       report.stuck_since = last_progress_at;
-      report.outcome = both_in_write(report.peers) ? Outcome::deadlocked : Outcome::stalled;
+      report.outcome =
+          both_blocked_sending(report.peers) ? Outcome::deadlocked : Outcome::stalled;
       return report;
     }
     if (now >= next_progress_line) {
-      print_progress(settings.run_name, now, report.peers);
+      print_progress(settings, now, report.peers);
       next_progress_line += 1;
     }
   }

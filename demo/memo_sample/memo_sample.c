@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* qio-memo-sample: the 1991 memo's first example, made runnable.
  *
  * A child process listens on a loopback TCP port and counts what arrives;

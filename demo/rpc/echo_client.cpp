@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // echo_client.cpp - the echo, slow-reading and STATS phases.
 #include "echo_client.hpp"
 

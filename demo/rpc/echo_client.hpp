@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // echo_client.hpp - the client side of qio-rpc-demo: plain libtirpc
 // (clnttcp_create, clnt_call) against the echo server, in three phases.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // echo_server.cpp - the echo program's handlers and the server's loop.
 #include "echo_server.hpp"
 

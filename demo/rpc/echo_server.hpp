@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // echo_server.hpp - the server side of qio-rpc-demo: the echo program of
 // echo.x answered by xdr_glue's RPC responder, whose replies are queued
 // through qio.

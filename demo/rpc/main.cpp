@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // qio-rpc-demo - ONC RPC over qio: the echo program of echo.x served by
 // xdr_glue's responder and called by plain libtirpc clients.
 //

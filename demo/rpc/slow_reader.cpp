@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // slow_reader.cpp - opaque<> decoded a chunk at a time, with pauses.
 #include "slow_reader.hpp"
 

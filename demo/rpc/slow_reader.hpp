@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // slow_reader.hpp - a client that reads its replies slowly, with nothing
 // but libtirpc: an XDR routine for echo_data that takes the bytes a chunk
 // at a time with a pause before each chunk.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // c_api.cpp - the historical qio_* functions over one process-wide engine.
 //
 // Each function validates what only the C signature can get wrong (negative
@@ -100,7 +101,10 @@ int qio_configure(int channel, int nonblocking, int buffered, int max_outstandin
   options.buffered = buffered != 0;
   if (max_outstanding > 0)
     options.max_outstanding = static_cast<std::size_t>(max_outstanding);
-  return guarded([&] { return as_errno(engine().configure(channel, options)); });
+  // Limits and watermark have calls of their own and stay as they are.
+  return guarded([&] {
+    return as_errno(engine().configure(channel, options, EngineState::Settings::descriptor));
+  });
 }
 
 int qio_read(int channel, char* buffer, int length, qio_ast_fn ast, void* ast_arg) {
@@ -197,6 +201,76 @@ int qio_pollfds(struct pollfd* fds, int capacity) {
   }
   return clamp_count(
       engine().fill_pollfds({fds, static_cast<std::size_t>(capacity)}));
+}
+
+// ---- flow control ------------------------------------------------------------
+
+int qio_stat(int channel, struct qio_channel_stats* stats) {
+  return guarded([=] {
+    qio::ChannelStats figures;
+    if (const std::error_code error = engine().stats(channel, figures))
+      return as_errno(error);
+    if (stats == nullptr)
+      return EINVAL;
+    stats->queued_bytes = figures.queued_bytes;
+    stats->queued_requests = clamp_count(figures.queued_requests);
+    stats->peak_queued_bytes = figures.peak_queued_bytes;
+    stats->bytes_written = figures.bytes_written;
+    stats->requests_completed = figures.requests_completed;
+    stats->write_calls = figures.write_calls;
+    stats->stalled_ms = figures.stalled_ms;
+    return 0;
+  });
+}
+
+int qio_setlimits(int channel, const struct qio_limits* limits) {
+  return guarded([=] {
+    if (engine().find(channel) == nullptr)
+      return EBADF;
+    if (limits == nullptr)
+      return EINVAL;
+    // The C API's 0 is "none".
+    auto none_if_zero = [](std::size_t bytes) { return bytes == 0 ? qio::unlimited : bytes; };
+    return as_errno(engine().set_limits(channel, none_if_zero(limits->max_queued_bytes),
+                                        none_if_zero(limits->soft_queued_bytes), limits->soft_ms,
+                                        limits->stall_ms));
+  });
+}
+
+int qio_setlimit_total(size_t max_total_queued_bytes) {
+  return guarded([=] {
+    engine().set_total_limit(max_total_queued_bytes == 0 ? qio::unlimited
+                                                         : max_total_queued_bytes);
+    return 0;
+  });
+}
+
+int qio_watermark(int channel, size_t high, size_t low, qio_water_fn fn, void* arg) {
+  return guarded([=] {
+    return as_errno(engine().set_watermark(
+        channel, high, low, {reinterpret_cast<void (*)()>(fn), arg}, CallbackAbi::c));
+  });
+}
+
+int qio_close(int channel, int timeout_ms, qio_ast_fn ast, void* ast_arg) {
+  return guarded([=] {
+    return as_errno(
+        engine().close(channel, timeout_ms, StoredCallback::from(ast, ast_arg), CallbackAbi::c));
+  });
+}
+
+int qio_set_interest(qio_interest_fn fn, void* arg) {
+  return guarded([=] {
+    engine().set_interest({reinterpret_cast<void (*)()>(fn), arg}, CallbackAbi::c);
+    return 0;
+  });
+}
+
+int qio_timeout_ms(void) {
+  const int saved_errno = errno;
+  const int result = engine().timeout_ms();
+  errno = saved_errno;
+  return result;
 }
 
 } // extern "C"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // callback.hpp - a completion callback as the engine stores it.
 //
 // Two machine words and no allocation: the function and its argument. The
@@ -35,6 +36,24 @@ struct StoredCallback {
           static_cast<int>(completion.length), argument);
     else
       reinterpret_cast<Callback::Handler>(function)(completion, argument);
+  }
+  // The same storage for a watermark callback (qio_water_fn or
+  // WaterCallback::Handler) and an interest one (qio_interest_fn or
+  // InterestHandler).
+  static StoredCallback from(WaterCallback callback) noexcept {
+    return {reinterpret_cast<void (*)()>(callback.handler), callback.argument};
+  }
+  void invoke_water(CallbackAbi abi, int channel, bool above_high, std::size_t queued) const {
+    if (abi == CallbackAbi::c)
+      reinterpret_cast<qio_water_fn>(function)(channel, above_high ? 1 : 0, queued, argument);
+    else
+      reinterpret_cast<WaterCallback::Handler>(function)(channel, above_high, queued, argument);
+  }
+  void invoke_interest(CallbackAbi abi, int channel, bool want_write) const {
+    if (abi == CallbackAbi::c)
+      reinterpret_cast<qio_interest_fn>(function)(channel, want_write ? 1 : 0, argument);
+    else
+      reinterpret_cast<InterestHandler>(function)(channel, want_write, argument);
   }
 };
 

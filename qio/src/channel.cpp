@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // channel.cpp - driving each kind of descriptor without blocking.
 #include "channel.hpp"
 #include "error.hpp"
@@ -116,7 +117,7 @@ IoResult write_to_pipe(SystemCalls& system, const Channel& channel,
   std::array<iovec, 16> clipped;
   if (!channel.descriptor_nonblocking) {
     if (!ready_now(system, channel, POLLOUT))
-      return {IoResult::Status::later, 0, {}};
+      return {IoResult::Status::later, 0, {}, false};
     count = clip_to_pipe_buf(vectors, count, clipped);
     vectors = clipped.data();
   }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // channel.hpp - one configured descriptor: its settings and its queues.
 #ifndef QIO_SRC_CHANNEL_HPP
 #define QIO_SRC_CHANNEL_HPP
@@ -101,14 +102,52 @@ struct Channel : ListNode {
   bool attached = true;     // false once terminated
   bool dispatching = false; // a flush of this channel is on the stack
 
+  // Statistics (qio_stat), counted since the channel was made.
+  std::uint64_t bytes_written = 0;
+  std::uint64_t requests_completed = 0;
+  std::uint64_t write_calls = 0;
+  // Noted lazily (note_peak): unsent bytes only grow by writes, so the
+  // highest value is seen before anything lowers them.
+  std::size_t peak_queued_bytes = 0;
+
+  // Flow control. Times are the engine clock's milliseconds; -1: not set.
+  std::int64_t progress_ms = -1; // output pending since, or last byte moved
+  std::int64_t soft_since_ms = -1; // above the soft limit since
+  std::size_t high_water = 0;
+  std::size_t low_water = 0;
+  StoredCallback water_callback; // empty: no watermark
+  CallbackAbi water_abi = CallbackAbi::cpp;
+  bool above_high_water = false;
+  bool wants_write = false; // what the interest handler was last told
+
+  // Close after drain (Engine::close).
+  bool closing = false;
+  std::int64_t close_deadline_ms = -1;
+  StoredCallback close_callback;
+  CallbackAbi close_abi = CallbackAbi::cpp;
+
   std::size_t pending_writes() const noexcept {
     return static_cast<std::size_t>(writes_queued - writes_completed);
   }
-  std::size_t pending_requests() const noexcept { return pending_writes() + inputs.size(); }
+  // A close counts as a request until its callback has run.
+  std::size_t pending_requests() const noexcept {
+    return pending_writes() + inputs.size() + (closing ? 1 : 0);
+  }
+  void note_peak() noexcept {
+    if (output.unsent_bytes() > peak_queued_bytes)
+      peak_queued_bytes = static_cast<std::size_t>(output.unsent_bytes());
+  }
+  // Limits the engine must check at each flush.
+  bool has_timed_limits() const noexcept {
+    return options.soft_queued_bytes != unlimited || options.stall_ms > 0 || closing;
+  }
   // Where the front write's bytes start: every byte before it is complete.
   std::uint64_t completed_position() const noexcept { return writes.front_start(); }
-  void update_plain_writes() noexcept {
-    plain_writes = options.buffered && !has_limits && write_error == 0;
+  // `engine_watches_writes`: a total limit or an interest handler, which
+  // must see every write.
+  void update_plain_writes(bool engine_watches_writes) noexcept {
+    plain_writes = options.buffered && !has_limits && write_error == 0 && !closing &&
+                   !engine_watches_writes;
   }
   // Bytes of the write spanning [start, end) that reached the descriptor.
   std::uint64_t written_part(std::uint64_t start, std::uint64_t end) const noexcept {
@@ -122,6 +161,7 @@ struct IoResult {
   enum class Status { done, later, failed } status = Status::done;
   std::size_t bytes = 0;
   std::error_code error;
+  bool called = true; // a system call was made (a not-ready pipe makes none)
 };
 
 // ---- the channel driver: every decision that depends on the kind -------

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // engine.cpp - queueing, flushing, completing and cancelling requests.
 //
 // Data flow: write() appends bytes to the channel's OutputQueue and the
@@ -23,6 +24,7 @@
 #include <limits>    // std::numeric_limits
 #include <new>       // std::bad_alloc
 
+#include "dispatch.hpp"
 #include "error.hpp"
 #include "trace.hpp"
 
@@ -34,47 +36,6 @@ std::string limit_text(std::size_t limit) {
 }
 
 } // namespace
-
-class EngineState::DispatchScope {
-public:
-  explicit DispatchScope(EngineState& engine) : engine_(engine) {
-    ++engine_.dispatch_depth_;
-  }
-  ~DispatchScope() {
-    if (--engine_.dispatch_depth_ == 0)
-      engine_.retired_.clear();
-  }
-  DispatchScope(const DispatchScope&) = delete;
-  DispatchScope& operator=(const DispatchScope&) = delete;
-
-private:
-  EngineState& engine_;
-};
-
-// Collects the notices of one step and delivers them, in order, when the
-// step ends. A callback that flushes collects and delivers its own after
-// the ones before it; a callback that throws leaves none behind.
-class EngineState::Delivery {
-public:
-  explicit Delivery(EngineState& engine) noexcept
-      : engine_(engine), first_(engine.notices_.size()) {}
-  ~Delivery() { engine_.notices_.resize(first_); }
-  Delivery(const Delivery&) = delete;
-  Delivery& operator=(const Delivery&) = delete;
-
-  void run() {
-    // By index, and copied out: a callback's own flush may grow the vector.
-    for (std::size_t i = first_; i < engine_.notices_.size(); ++i) {
-      const Notice notice = engine_.notices_[i];
-      engine_.deliver(notice);
-    }
-    engine_.notices_.resize(first_);
-  }
-
-private:
-  EngineState& engine_;
-  std::size_t first_;
-};
 
 EngineState::~EngineState() {
   // Callbacks may configure channels while others are cancelled.
@@ -90,8 +51,13 @@ std::size_t EngineState::pending(int fd) const noexcept {
 
 // ---- queueing ------------------------------------------------------------
 
-std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
-  if (options.max_outstanding == 0 || options.max_queued_bytes == 0)
+std::error_code EngineState::configure(int fd, const ChannelOptions& requested,
+                                       Settings settings) {
+  if (requested.max_outstanding == 0 || requested.max_queued_bytes == 0)
+    return error_of(EINVAL);
+  if (settings == Settings::all &&
+      (requested.soft_ms < 0 || requested.stall_ms < 0 ||
+       (requested.water && requested.low_water > requested.high_water)))
     return error_of(EINVAL);
   if (fd < 0)
     return error_of(EBADF);
@@ -103,6 +69,14 @@ std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
   }
   Channel& channel = existing ? *existing : *created;
   const ChannelOptions previous = channel.options;
+  ChannelOptions options = requested;
+  if (settings == Settings::descriptor) {
+    // Limits stay as their own calls set them.
+    options.max_queued_bytes = previous.max_queued_bytes;
+    options.soft_queued_bytes = previous.soft_queued_bytes;
+    options.soft_ms = previous.soft_ms;
+    options.stall_ms = previous.stall_ms;
+  }
   channel.options = options;
   if (const std::error_code error = inspect_descriptor(system_, channel)) {
     channel.options = previous;
@@ -111,7 +85,7 @@ std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
   channel.write_error = 0;
   channel.failing_writes = false;
   channel.has_limits = options.max_outstanding != unlimited || options.max_queued_bytes != unlimited;
-  channel.update_plain_writes();
+  channel.update_plain_writes(watches_writes());
   if (created) {
     if (static_cast<std::size_t>(fd) >= channels_by_fd_.size()) {
       channels_by_fd_.resize(static_cast<std::size_t>(fd) + 1);
@@ -119,6 +93,9 @@ std::error_code EngineState::configure(int fd, const ChannelOptions& options) {
     }
     channels_by_fd_[static_cast<std::size_t>(fd)] = std::move(created);
   }
+  if (settings == Settings::all)
+    set_watermark(fd, options.high_water, options.low_water, StoredCallback::from(options.water),
+                  CallbackAbi::cpp);
   if (trace_)
     trace_sink_.print("qio: configure channel {} ({}, {}blocking, {}buffered, "
                       "max_outstanding {}, max_queued_bytes {})",
@@ -160,11 +137,19 @@ int EngineState::write_general(Channel& channel, const char* data, std::size_t l
                                StoredCallback callback) {
   if (length > largest_request)
     return EINVAL;
+  if (channel.closing)
+    return EPIPE;
   if (channel.write_error != 0)
     return channel.write_error;
   if (channel.has_limits)
     if (const int refused = admit(channel, length))
       return refused;
+  if (total_limit_ != unlimited && length > 0) {
+    if (length > total_limit_)
+      return EMSGSIZE;
+    if (!make_room_in_total(channel, length))
+      return ENOBUFS;
+  }
   const bool joins = !callback && channel.writes.can_join(length);
   char* stored = const_cast<char*>(data);
   try {
@@ -189,6 +174,10 @@ int EngineState::write_general(Channel& channel, const char* data, std::size_t l
   ++channel.writes_queued;
   ++pending_requests_;
   mark_pending(channel);
+  if (total_limit_ != unlimited)
+    total_queued_bytes_ += length;
+  if (interest_)
+    update_interest(channel);
   if (trace_) [[unlikely]]
     trace_write(channel.fd, length, bool(callback));
   return 0;
@@ -212,6 +201,8 @@ void EngineState::trace_write(int fd, std::size_t bytes, bool with_callback) con
 }
 
 std::error_code EngineState::enqueue_input(Channel& channel, const InputRequest& request) {
+  if (channel.closing)
+    return error_of(EPIPE);
   if (const int refused = channel.has_limits ? admit(channel, 0) : 0)
     return error_of(refused);
   try {
@@ -271,8 +262,12 @@ std::error_code EngineState::seek(int fd, off_t offset, StoredCallback callback,
 
 void EngineState::flush_all() {
   DispatchScope scope(*this);
+  deliver_deferred();
   if (!pending_channels_.linked())
     return;
+  flush_now_ms_ = now_ms();
+  if (water_channels_ > 0)
+    report_rises();
   // Take the whole pending list: channels that still have work after their
   // turn, and channels that callbacks give new work, go back on it.
   ListNode batch;
@@ -293,27 +288,40 @@ std::error_code EngineState::flush_one(int fd) {
   if (!channel)
     return error_of(EBADF);
   DispatchScope scope(*this);
-  flush_channel(*channel);
+  deliver_deferred();
+  flush_now_ms_ = now_ms();
+  report_water(*channel);
+  if (channel->attached)
+    flush_channel(*channel);
   if (channel->attached)
     mark_pending(*channel);
   return {};
 }
 
 // Alternates sending and completing until the channel can do no more now,
-// or its budget for this flush is spent. A callback may flush again: the
-// nested call leaves this channel alone.
+// or its budget for this flush is spent; then checks its deadlines. A
+// callback may flush again: the nested call leaves this channel alone.
 void EngineState::flush_channel(Channel& channel) {
   if (channel.dispatching)
     return;
   channel.dispatching = true;
+  channel.note_peak();
+  note_progress(channel, flush_now_ms_);
   FlushBudget budget;
   bool progress = true;
   while (progress && channel.attached && channel.pending_requests() > 0 && budget.left()) {
     progress = send_output(channel, budget);
-    progress |= complete_writes(channel, budget);
+    if (progress && channel.attached)
+      report_water(channel);
+    if (progress && channel.attached && interest_)
+      update_interest(channel);
+    if (channel.attached)
+      progress |= complete_writes(channel, budget);
     if (channel.attached)
       progress |= complete_next_input(channel, budget);
   }
+  if (channel.attached && (channel.has_timed_limits()))
+    check_deadlines(channel, flush_now_ms_);
   channel.dispatching = false;
   if (channel.attached)
     channel.output.release_sent();
@@ -335,11 +343,12 @@ bool EngineState::send_output(Channel& channel, FlushBudget& budget) {
     if (count == 0)
       return moved;
     const IoResult result = transmit(system_, channel, vectors, count);
+    channel.write_calls += result.called ? 1 : 0;
     if (result.status == IoResult::Status::later)
       return moved;
     if (result.status == IoResult::Status::failed) {
       channel.write_error = result.error.value();
-      channel.update_plain_writes();
+      channel.update_plain_writes(watches_writes());
       if (trace_)
         trace_sink_.print("qio: channel {} write failed: {}", channel.fd,
                           error_text(result.error));
@@ -350,6 +359,9 @@ bool EngineState::send_output(Channel& channel, FlushBudget& budget) {
       hex_dump(trace_sink_, vectors, count, result.bytes);
     }
     channel.output.mark_sent(result.bytes);
+    channel.bytes_written += result.bytes;
+    channel.progress_ms = flush_now_ms_;
+    unsent_dropped(result.bytes);
     budget.spend_call(result.bytes);
     moved = true;
     // A descriptor that took less is full: asking again now would only earn
@@ -376,6 +388,7 @@ void EngineState::take_front_writes(Channel& channel, std::uint64_t requests,
                                     const std::error_code& error) {
   const WriteRun& run = channel.writes.front_run();
   pending_requests_ -= requests;
+  channel.requests_completed += requests;
   if (!run.has_callback() && !trace_) {
     channel.writes.pop_front(static_cast<std::uint32_t>(requests));
     channel.writes_completed += requests;
@@ -459,7 +472,9 @@ void EngineState::fail_queued_writes(Channel& channel) {
                       std::min<std::uint64_t>(channel.writes.front_run().count(),
                                               limit - channel.writes_completed),
                       error);
+  const std::uint64_t unsent_before = channel.output.unsent_bytes();
   channel.output.skip_to(channel.completed_position());
+  unsent_dropped(unsent_before - channel.output.unsent_bytes());
   channel.failing_writes = true;
 }
 
@@ -484,6 +499,7 @@ bool EngineState::complete_next_input(Channel& channel, FlushBudget& budget) {
   notices_.reserve(notices_.size() + 1); // before the request leaves its queue
   const InputRequest request = channel.inputs.pop_front();
   --pending_requests_;
+  ++channel.requests_completed;
   const bool is_read = request.operation == Operation::read;
   if (trace_ && is_read && result.bytes > 0) {
     trace_sink_.print("qio: channel {} read {} bytes", channel.fd, result.bytes);
@@ -548,10 +564,12 @@ std::error_code EngineState::wait(int fd, int timeout_ms) {
 
 // Takes requests off the channel in reverse order and collects the ones
 // with callbacks (or all, when tracing), in request order, completed with
-// ECANCELED. With `keep_partial_write`, writes whose bytes have begun to go
+// `error`. With `keep_partial_write`, writes whose bytes have begun to go
 // out stay queued. Returns where the last write kept ends.
-std::uint64_t EngineState::take_requests(Channel& channel, bool keep_partial_write) {
-  const std::error_code cancelled = error_of(ECANCELED);
+std::uint64_t EngineState::take_requests(Channel& channel, bool keep_partial_write,
+                                         int error) {
+  const std::error_code cancelled = error_of(error);
+  const std::size_t pending_before = channel.pending_requests();
   reserve_notices(channel);
   const std::size_t first = notices_.size();
   std::uint64_t back_end = channel.output.queued_position();
@@ -593,6 +611,7 @@ std::uint64_t EngineState::take_requests(Channel& channel, bool keep_partial_wri
     }
   }
   std::reverse(notices_.begin() + static_cast<std::ptrdiff_t>(first), notices_.end());
+  channel.requests_completed += pending_before - channel.pending_requests();
   return back_end;
 }
 
@@ -605,18 +624,45 @@ std::error_code EngineState::prune(int fd) {
   if (!channel)
     return error_of(EBADF);
   DispatchScope scope(*this);
+  deliver_deferred();
   std::vector<std::unique_ptr<char[]>> dropped;
   dropped.reserve(channel->output.segment_count());
   Delivery delivery(*this);
   const std::size_t before = channel->pending_requests();
-  const std::uint64_t kept_end = take_requests(*channel, true);
+  const std::uint64_t unsent_before = channel->output.unsent_bytes();
+  channel->note_peak();
+  const std::uint64_t kept_end = take_requests(*channel, true, ECANCELED);
   // Bytes of cancelled buffered writes stay alive until their callbacks ran.
   channel->output.truncate(kept_end, dropped);
+  unsent_dropped(unsent_before - channel->output.unsent_bytes());
   if (trace_)
     trace_sink_.print("qio: prune channel {}: {} request(s) cancelled", fd,
                       before - channel->pending_requests());
   delivery.run();
+  if ((channel = find(fd)) != nullptr) {
+    report_water(*channel);
+    if (channel->attached && interest_)
+      update_interest(*channel);
+  }
   return {};
+}
+
+// Takes the channel out of the table and the pending list; its memory
+// lives until the outermost dispatch returns (a flush of it may be on the
+// stack: a callback terminating its own channel).
+void EngineState::detach(Channel& channel) {
+  unsent_dropped(channel.output.unsent_bytes());
+  if (channel.water_callback)
+    --water_channels_;
+  if (channel.wants_write && interest_) {
+    channel.wants_write = false;
+    interest_.invoke_interest(interest_abi_, channel.fd, false);
+  }
+  std::unique_ptr<Channel> detached =
+      std::move(channels_by_fd_[static_cast<std::size_t>(channel.fd)]);
+  detached->unlink();
+  detached->attached = false;
+  retire(std::move(detached));
 }
 
 std::error_code EngineState::terminate(int fd) {
@@ -624,17 +670,18 @@ std::error_code EngineState::terminate(int fd) {
   if (!channel)
     return error_of(EBADF);
   DispatchScope scope(*this);
+  deliver_deferred();
   // The two steps that may throw come first, before anything changes.
   retired_.reserve(retired_.size() + 1);
   Delivery delivery(*this);
   const std::size_t cancelled = channel->pending_requests();
-  take_requests(*channel, false);
-  std::unique_ptr<Channel> detached = std::move(channels_by_fd_[static_cast<std::size_t>(fd)]);
-  detached->unlink();
-  detached->attached = false;
-  // A flush of this channel may be on the stack (a callback terminating its
-  // own channel): the object lives until the outermost dispatch returns.
-  retire(std::move(detached));
+  take_requests(*channel, false, ECANCELED);
+  if (channel->closing) {
+    // A close in progress ends here: the descriptor is closed after all.
+    finish_close(*channel, ECANCELED);
+  } else {
+    detach(*channel);
+  }
   if (trace_)
     trace_sink_.print("qio: terminate channel {}: {} request(s) cancelled", fd, cancelled);
   delivery.run();
@@ -645,6 +692,7 @@ std::error_code EngineState::terminate(int fd) {
 // meanwhile are left alone, whatever their descriptor numbers.
 void EngineState::terminate_all() {
   DispatchScope scope(*this);
+  deliver_deferred();
   std::vector<const Channel*> existing;
   for (const auto& channel : channels_by_fd_)
     if (channel)
@@ -663,6 +711,13 @@ std::error_code EngineState::options(int fd, ChannelOptions& out) const {
   if (!channel)
     return error_of(EBADF);
   out = channel->options;
+  // A watermark the C API set has no C++ callback to show.
+  out.high_water = channel->high_water;
+  out.low_water = channel->low_water;
+  out.water = {};
+  if (channel->water_abi == CallbackAbi::cpp)
+    out.water = {reinterpret_cast<WaterCallback::Handler>(channel->water_callback.function),
+                 channel->water_callback.argument};
   return {};
 }
 
@@ -716,6 +771,18 @@ std::error_code EngineState::dump(std::FILE* out) const {
                  options.buffered ? "" : "un", limit_text(options.max_outstanding),
                  limit_text(options.max_queued_bytes), channel->output.unsent_bytes(),
                  channel->write_error ? error_text(error_of(channel->write_error)) : "none");
+      fmt::print(out,
+                 "  flow: hard {}, soft {} for {} ms, stall {} ms, watermark {}; "
+                 "peak {}, written {} byte(s) in {} call(s), {} completed{}\n",
+                 limit_text(options.max_queued_bytes), limit_text(options.soft_queued_bytes),
+                 options.soft_ms, options.stall_ms,
+                 channel->water_callback
+                     ? fmt::format("{}/{} ({})", channel->high_water, channel->low_water,
+                                   channel->above_high_water ? "above high" : "below high")
+                     : std::string("none"),
+                 std::max<std::uint64_t>(channel->peak_queued_bytes, channel->output.unsent_bytes()),
+                 channel->bytes_written, channel->write_calls, channel->requests_completed,
+                 channel->closing ? ", closing" : "");
       channel->writes.for_each([&](const WriteSpan& span) {
         fmt::print(out, "  write  length {:>8}  done {:>8}  AST {}\n", span.end - span.start,
                    channel->written_part(span.start, span.end),
@@ -790,5 +857,16 @@ void Engine::set_trace(bool enabled) noexcept { state_->set_trace(enabled); }
 void Engine::set_trace_handler(TraceHandler handler, void* argument) noexcept {
   state_->set_trace_handler(handler, argument);
 }
+std::error_code Engine::stats(int fd, ChannelStats& out) const { return state_->stats(fd, out); }
+void Engine::set_total_limit(std::size_t max_total_queued_bytes) noexcept {
+  state_->set_total_limit(max_total_queued_bytes);
+}
+std::error_code Engine::close(int fd, int timeout_ms, Callback callback) {
+  return state_->close(fd, timeout_ms, StoredCallback::from(callback), CallbackAbi::cpp);
+}
+void Engine::set_interest(InterestHandler handler, void* argument) noexcept {
+  state_->set_interest({reinterpret_cast<void (*)()>(handler), argument}, CallbackAbi::cpp);
+}
+int Engine::timeout_ms() const { return state_->timeout_ms(); }
 
 } // namespace qio

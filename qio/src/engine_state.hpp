@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // engine_state.hpp - the engine's private state and its queue logic.
 #ifndef QIO_SRC_ENGINE_STATE_HPP
 #define QIO_SRC_ENGINE_STATE_HPP
@@ -54,7 +55,12 @@ public:
   EngineState(const EngineState&) = delete;
   EngineState& operator=(const EngineState&) = delete;
 
-  std::error_code configure(int fd, const ChannelOptions& options);
+  // Which of the options configure() applies: all (the C++ API), or only
+  // the descriptor settings, keeping limits and watermark (qio_configure,
+  // whose limits and watermark are set by their own calls).
+  enum class Settings { all, descriptor };
+  std::error_code configure(int fd, const ChannelOptions& options,
+                            Settings settings = Settings::all);
   // Queues a write; returns 0 or an errno value. Inline (below): this is
   // the enqueue hot path, shared by the C and C++ APIs.
   template <CallbackAbi abi>
@@ -88,6 +94,19 @@ public:
   void set_trace_handler(TraceHandler handler, void* argument) noexcept {
     trace_sink_.set_handler(handler, argument);
   }
+
+  // ---- flow control (flow_control.cpp)
+  std::error_code stats(int fd, ChannelStats& out) const;
+  // Hard, soft and stall limits; `unlimited` / 0 for none.
+  std::error_code set_limits(int fd, std::size_t max_queued_bytes, std::size_t soft_queued_bytes,
+                             int soft_ms, int stall_ms);
+  void set_total_limit(std::size_t max_total_queued_bytes);
+  // A null callback removes the watermark.
+  std::error_code set_watermark(int fd, std::size_t high, std::size_t low,
+                                StoredCallback callback, CallbackAbi abi);
+  std::error_code close(int fd, int timeout_ms, StoredCallback callback, CallbackAbi abi);
+  void set_interest(StoredCallback callback, CallbackAbi abi);
+  int timeout_ms() const;
 
 private:
   // Calls `visit(channel)` for each channel with pending writes.
@@ -129,10 +148,37 @@ private:
   void take_front_writes(Channel& channel, std::uint64_t requests,
                          const std::error_code& error);
   bool complete_next_input(Channel& channel, FlushBudget& budget);
-  std::uint64_t take_requests(Channel& channel, bool keep_partial_write);
+  std::uint64_t take_requests(Channel& channel, bool keep_partial_write, int error);
   void reserve_notices(const Channel& channel);
   void deliver(const Notice& notice);
   void retire(std::unique_ptr<Channel> channel);
+  void detach(Channel& channel);
+
+  // ---- flow control (flow_control.cpp)
+  std::int64_t now_ms() const;
+  bool watches_writes() const noexcept {
+    return total_limit_ != unlimited || bool(interest_);
+  }
+  void update_all_plain_writes() noexcept;
+  // Soft limit, stall and close deadline, at the end of a channel's flush.
+  void check_deadlines(Channel& channel, std::int64_t now);
+  void note_progress(Channel& channel, std::int64_t now) noexcept;
+  // Fails every pending request with `error`, drops the unsent bytes and
+  // makes the error sticky; with `deferred`, the callbacks wait for the
+  // next flush (a write that evicted the channel must not run them).
+  void fail_channel(Channel& channel, int error, bool deferred);
+  void finish_close(Channel& channel, int error);
+  void report_rises();
+  void report_water(Channel& channel);
+  void update_interest(Channel& channel);
+  void unsent_dropped(std::uint64_t bytes) noexcept {
+    if (total_limit_ != unlimited)
+      total_queued_bytes_ -= static_cast<std::size_t>(bytes);
+  }
+  // Fails channels, the largest first, until `length` more bytes fit the
+  // total limit; false if that failed `writer` itself.
+  bool make_room_in_total(Channel& writer, std::size_t length);
+  void deliver_deferred();
 
   SystemCalls& system_;
   BlockPool block_pool_; // declared before the channels: it outlives them
@@ -150,6 +196,20 @@ private:
   int dispatch_depth_ = 0;
   bool trace_ = false;
   TraceSink trace_sink_; // where the trace goes while trace_ is on
+
+  // Flow control across channels.
+  std::size_t total_limit_ = unlimited;
+  std::size_t total_queued_bytes_ = 0; // kept only while total_limit_ is set
+  StoredCallback interest_;
+  CallbackAbi interest_abi_ = CallbackAbi::cpp;
+  std::size_t water_channels_ = 0; // channels with a watermark
+  std::int64_t flush_now_ms_ = 0;  // the clock as the current flush read it
+  // Completions of channels a write evicted, for the next flush, and the
+  // storage of their dropped bytes, which their callbacks are handed.
+  std::vector<Notice> deferred_notices_;
+  std::vector<std::unique_ptr<char[]>> deferred_storage_;
+  // Bytes of channels failed during a flush, freed when it returns.
+  std::vector<std::unique_ptr<char[]>> released_storage_;
 };
 
 // Whether the channel may take one more request of `bytes` output bytes:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // error.hpp - an errno value as the std::error_code every C++ call returns.
 #ifndef QIO_SRC_ERROR_HPP
 #define QIO_SRC_ERROR_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // output_queue.cpp - packing, gathering and releasing a channel's bytes.
 #include "output_queue.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // output_queue.hpp - a channel's unsent bytes, as one ordered byte stream.
 //
 // Every byte appended gets a stream position (0, 1, 2, ... since the

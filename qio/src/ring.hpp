@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ring.hpp - a growable FIFO on one contiguous array.
 //
 // The engine's queues are FIFOs that are pushed at the back and popped at

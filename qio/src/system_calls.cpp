@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // system_calls.cpp - the real kernel behind the SystemCalls seam.
 #include "system_calls.hpp"
 
@@ -55,6 +56,12 @@ int SystemCalls::sigtimedwait(const sigset_t* set, siginfo_t* info,
                               const timespec* timeout) {
   return ::sigtimedwait(set, info, timeout);
 }
+
+int SystemCalls::clock_gettime(clockid_t clock, timespec* now) {
+  return ::clock_gettime(clock, now);
+}
+int SystemCalls::shutdown(int fd, int how) { return ::shutdown(fd, how); }
+int SystemCalls::close(int fd) { return ::close(fd); }
 
 SystemCalls& real_system_calls() noexcept {
   static SystemCalls kernel;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // system_calls.hpp - the one seam every system call goes through.
 //
 // The engine never calls the kernel directly: it calls a SystemCalls object,
@@ -43,6 +44,11 @@ public:
   virtual int sigpending(sigset_t* set);
   virtual int sigtimedwait(const sigset_t* set, siginfo_t* info,
                            const timespec* timeout);
+  // Flow control's clock (soft limits, stalls, close deadlines) and the
+  // end of a close-after-drain.
+  virtual int clock_gettime(clockid_t clock, timespec* now);
+  virtual int shutdown(int fd, int how);
+  virtual int close(int fd);
 };
 
 // The process-wide object that passes every call straight to the kernel.

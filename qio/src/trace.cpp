@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // trace.cpp - debug output: call traces and hex dumps (qio_util_debug).
 #include "trace.hpp"
 
@@ -56,6 +57,8 @@ const char* operation_name(Operation operation) noexcept {
     return "write";
   case Operation::seek:
     return "seek";
+  case Operation::close:
+    return "close";
   }
   return "unknown";
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // trace.hpp - debug output: call traces and hex dumps (qio_util_debug).
 #ifndef QIO_SRC_TRACE_HPP
 #define QIO_SRC_TRACE_HPP

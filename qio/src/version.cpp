@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // version.cpp - the library's own version, for qio_version().
 #include "qio/qio.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // write_queue.hpp - a channel's queued write requests, in order.
 //
 // A channel's writes are one byte stream (OutputQueue); this queue says

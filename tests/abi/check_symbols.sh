@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_symbols.sh LIBRARY EXPECTED
 # Compares what LIBRARY exports (nm -D --defined-only, demangled, one name
 # a line, sorted) with the checked-in list EXPECTED, so an accidental

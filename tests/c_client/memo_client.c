@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* memo_client.c - a C11 program using only the 1991 memo's functions.
  *
  * Built as C, in-tree and again from the installed qio.h and qio.pc (see

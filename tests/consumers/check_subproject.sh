@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check_subproject.sh SOURCE_ROOT PARENT_DIR SOURCE...
 # Builds the meson project in PARENT_DIR with this source tree as its
 # subproject (subprojects/qio, a symlink, with PARENT_DIR/qio.wrap beside

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cxx_consumer.cpp - a C++ program built the way a user of the installed
 // package or of the meson subproject builds one: qio::Engine and
 // xdr_glue's record writer and reader over a socket pair. Exits 0 when a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """demo_process.py - running a demo for a test without ever leaving a process behind.
 
 Each demo runs in a session (and process group) of its own. Whatever

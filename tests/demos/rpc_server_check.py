@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """rpc_server_check.py - `qio-rpc-demo server --port N` answers rpcinfo and clients.
 
 usage: rpc_server_check.py QIO_RPC_DEMO RPCINFO

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """run_demo.py - runs one demo and checks its exit status and key output lines.
 
 usage: run_demo.py [--status N] [--stdout REGEX]... [--stderr REGEX]...

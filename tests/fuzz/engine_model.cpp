@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // engine_model.cpp - see engine_model.hpp.
 #include "engine_model.hpp"
 

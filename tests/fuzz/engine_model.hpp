@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // engine_model.hpp - drives a qio::Engine with a byte string of operations
 // against a simulated kernel and checks the promises qio makes.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_engine.cpp - libFuzzer entry point for the engine model.
 #include <cstdio>
 #include <cstdlib>

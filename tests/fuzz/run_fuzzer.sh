@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run_fuzzer.sh FUZZER CORPUS SECONDS: fuzzes from the kept corpus for a
 # bounded time; new inputs land in a scratch folder (merge them into the
 # corpus with: FUZZER -merge=1 CORPUS SCRATCH).

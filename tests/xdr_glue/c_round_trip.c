@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* c_round_trip.c - the C API from a C program: records queued with
  * xdr_qio_create, read back with an xdr_qio_reader, and an empty prune.
  * Exits 0 when every expectation holds. */

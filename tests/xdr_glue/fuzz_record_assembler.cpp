@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_record_assembler.cpp - libFuzzer target for the record reader's
 // reassembly. Two properties per input:
 //   - read as a stream: every chunking of it gives the same records and

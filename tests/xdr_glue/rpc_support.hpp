@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // rpc_support.hpp - fixtures for the RPC server tests: loopback sockets,
 // the server running its select loop on a thread, the test program's
 // handlers, raw calls, and running rpcinfo with a time limit.
@@ -405,20 +406,16 @@ struct ProcessResult {
   std::string output; // stdout and stderr together
 };
 
-// Runs `argv` with stdout and stderr captured; kills it after `limit`.
-// The child is always reaped before this returns.
-inline ProcessResult run_process(const std::vector<std::string>& argv,
-                                 std::chrono::milliseconds limit) {
-  ProcessResult result;
-  int output[2];
-  if (::pipe2(output, O_CLOEXEC) != 0)
-    throw std::system_error(errno, std::generic_category(), "pipe2");
-  Fd output_read(output[0]);
-  Fd output_write(output[1]);
+// Starts `argv` with `input`, `output` and `errors` as its stdin, stdout
+// and stderr (-1: this process's own). Throws std::system_error.
+inline pid_t spawn(const std::vector<std::string>& argv, int input, int output, int errors) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, output_write.get(), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, output_write.get(), STDERR_FILENO);
+  const int targets[] = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
+  const int sources[] = {input, output, errors};
+  for (int index = 0; index < 3; ++index)
+    if (sources[index] >= 0)
+      posix_spawn_file_actions_adddup2(&actions, sources[index], targets[index]);
   std::vector<char*> arguments;
   for (const std::string& argument : argv)
     arguments.push_back(const_cast<char*>(argument.c_str()));
@@ -429,6 +426,33 @@ inline ProcessResult run_process(const std::vector<std::string>& argv,
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0)
     throw std::system_error(spawned, std::generic_category(), "posix_spawn " + argv[0]);
+  return child;
+}
+
+// Waits up to `limit` for `child` to exit (through a pidfd, so no polling),
+// kills it if it has not, and reaps it. Returns its wait status.
+inline int reap_within(pid_t child, std::chrono::milliseconds limit) {
+  const Fd exit_notice(static_cast<int>(::syscall(SYS_pidfd_open, child, 0)));
+  pollfd exited{exit_notice.get(), POLLIN, 0};
+  if (exit_notice.get() < 0 || ::poll(&exited, 1, static_cast<int>(limit.count())) != 1)
+    ::kill(child, SIGKILL);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+// Runs `argv` with stdout and stderr captured; kills it after `limit`.
+// The child is always reaped before this returns.
+inline ProcessResult run_process(const std::vector<std::string>& argv,
+                                 std::chrono::milliseconds limit) {
+  ProcessResult result;
+  int output[2];
+  if (::pipe2(output, O_CLOEXEC) != 0)
+    throw std::system_error(errno, std::generic_category(), "pipe2");
+  Fd output_read(output[0]);
+  Fd output_write(output[1]);
+  const pid_t child = spawn(argv, -1, output_write.get(), output_write.get());
   output_write.reset();
   // Read until the child's output ends, then wait for its exit through a
   // pidfd; the deadline bounds both, and a child still there is killed.
@@ -450,13 +474,7 @@ inline ProcessResult run_process(const std::vector<std::string>& argv,
       break;
     result.output.append(buffer, static_cast<std::size_t>(count));
   }
-  const Fd exit_notice(static_cast<int>(::syscall(SYS_pidfd_open, child, 0)));
-  pollfd exited{exit_notice.get(), POLLIN, 0};
-  if (exit_notice.get() < 0 || ::poll(&exited, 1, milliseconds_left()) != 1)
-    ::kill(child, SIGKILL);
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
+  const int status = reap_within(child, std::chrono::milliseconds(milliseconds_left()));
   result.exited = WIFEXITED(status);
   result.exit_code = result.exited ? WEXITSTATUS(status) : -1;
   return result;

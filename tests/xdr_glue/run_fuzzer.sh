@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run_fuzzer.sh FUZZER CORPUS SECONDS ARTIFACT_DIR
 # Runs the libFuzzer target for SECONDS starting from the seed corpus kept
 # in the source tree (0 seconds: only replays that corpus). New inputs go to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // server_loop.hpp - the RPC server driven turn by turn on the test's own
 // thread, on a fake clock: for tests of time (timeouts, the accept
 // back-off) and of what happens between turns (deferred replies). Clients

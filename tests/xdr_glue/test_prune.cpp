@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_prune.cpp - record-aware pruning (xdr_qio_prune, RecordWriter::prune):
 // a stalled peer resumes on a record boundary with only the newest
 // records, through both the C and the C++ writer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_reader.cpp - reassembling RFC 5531 records: from libtirpc's own
 // xdrrec writer, split anywhere, and from hostile input (oversize marks,
 // too many fragments, truncation), through the C++ and the C reader.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_reader_memory.cpp - what a record reader really holds, counted by
 // the allocator: many tiny records in one fill stay within the bound
 // docs/xdr.md states. A program of its own, since it replaces the global

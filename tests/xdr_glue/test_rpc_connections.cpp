@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_rpc_connections.cpp - clients that hold the server's connections
 // without using them: idle ones time out, a call that never finishes
 // arriving times out, a newcomer displaces the least recently active idle

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_rpc_credentials.cpp - AUTH_SYS credentials: malformed bodies are
 // denied AUTH_BADCRED, as libtirpc's servers deny them, and a valid one
 // from libtirpc's authunix_create reaches the handler decoded.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_rpc_deferred.cpp - handlers that answer later through a
 // DeferredReply: answered ticks later while other clients are served,
 // replies still in call order per client, tokens of a client that left

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_rpc_hostile.cpp - bad input sent to the RPC server over loopback
 // TCP: each gets a clear error (a reply, or the connection closed with a
 // documented reason), nothing above the limits is stored, and a client

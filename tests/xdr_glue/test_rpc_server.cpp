@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_rpc_server.cpp - the qio-backed RPC server answering standard
 // libtirpc clients (clnttcp_create) and Debian's rpcinfo over loopback TCP.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // test_writer.cpp - XDR records queued through qio (xdr_qio_create,
 // xdr_qio_writeit, RecordWriter) and read back by libtirpc's own xdrrec
 // reader on a blocking socket.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr_support.hpp - fixtures for the xdr_glue tests: rpcgen samples,
 // libtirpc's own record stream as the peer, and hand-made record marks.
 #ifndef XDR_GLUE_TESTS_XDR_SUPPORT_HPP

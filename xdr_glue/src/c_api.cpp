@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // c_api.cpp - the xdr_qio_* functions: the C++ record queue and reader
 // behind qio's process-wide engine.
 //
@@ -19,6 +20,7 @@
 
 #include "qio/qio.h"
 #include "record_queue.hpp"
+#include "transports.hpp"
 #include "xdr_glue/record_reader.hpp"
 
 struct xdr_qio_reader {
@@ -28,24 +30,7 @@ struct xdr_qio_reader {
 
 namespace {
 
-using xdr_glue::detail::Chunk;
 using xdr_glue::detail::RecordQueue;
-
-class ProcessEngineTransport final : public xdr_glue::detail::Transport {
-public:
-  std::error_code queue(int fd, Chunk& chunk) override {
-    if (chunk.size > static_cast<std::size_t>(INT_MAX))
-      return {EINVAL, std::generic_category()};
-    return {qio_write(fd, chunk.bytes.get(), static_cast<int>(chunk.size), &completed, &chunk),
-            std::generic_category()};
-  }
-  std::error_code prune(int fd) override { return {qio_prune(fd), std::generic_category()}; }
-
-private:
-  static void completed(int error, int, int, char*, int, void* chunk) {
-    RecordQueue::complete(static_cast<Chunk*>(chunk), {error, std::generic_category()});
-  }
-};
 
 // Never destroyed, like qio's process engine: at exit, chunks still queued
 // there may refer to these queues.
@@ -67,7 +52,7 @@ RecordQueue* queue_for(int channel) {
   }
   if (!queues[index])
     queues[index] =
-        std::make_shared<RecordQueue>(std::make_unique<ProcessEngineTransport>(), channel);
+        std::make_shared<RecordQueue>(xdr_glue::detail::process_engine_transport(), channel);
   return queues[index].get();
 }
 

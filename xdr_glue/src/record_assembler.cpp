@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // record_assembler.cpp - record-mark parsing and record reassembly.
 //
 // Every limit is checked when a mark arrives, before any byte of its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // record_queue.cpp - queueing writer buffers and pruning whole records.
 #include "record_queue.hpp"
 
@@ -10,6 +11,19 @@ namespace xdr_glue::detail {
 namespace {
 
 std::error_code error_of(int value) noexcept { return {value, std::generic_category()}; }
+
+// A chunk with room for `size` bytes, or nullptr when memory ran out.
+std::unique_ptr<Chunk> allocate_chunk(std::size_t size, std::uint64_t tag) noexcept {
+  try {
+    auto chunk = std::make_unique<Chunk>();
+    chunk->bytes = std::make_unique_for_overwrite<char[]>(size);
+    chunk->size = size;
+    chunk->tag = tag;
+    return chunk;
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
 
 } // namespace
 
@@ -48,25 +62,43 @@ std::size_t BoundaryTracker::advance(const char* bytes, std::size_t size) noexce
 RecordQueue::RecordQueue(std::unique_ptr<Transport> transport, int fd) noexcept
     : transport_(std::move(transport)), fd_(fd) {}
 
-// Chunks own a reference to their queue, so none is left when this runs.
-RecordQueue::~RecordQueue() = default;
+// Chunks still queued own a reference to their queue, so none is left
+// when this runs; only those set aside as unsent remain.
+RecordQueue::~RecordQueue() {
+  while (Chunk* chunk = unsent_first_) {
+    unsent_first_ = chunk->next;
+    delete chunk;
+  }
+}
 
-std::error_code RecordQueue::accept(std::span<const char> bytes) {
+std::error_code RecordQueue::accept(std::span<const char> bytes, std::uint64_t tag) {
   if (bytes.empty())
     return {};
-  std::unique_ptr<Chunk> chunk;
-  try {
-    chunk = std::make_unique<Chunk>();
-    chunk->bytes = std::make_unique_for_overwrite<char[]>(bytes.size());
-  } catch (const std::bad_alloc&) {
+  std::unique_ptr<Chunk> chunk = allocate_chunk(bytes.size(), tag);
+  if (!chunk)
     return error_of(ENOMEM);
-  }
   std::memcpy(chunk->bytes.get(), bytes.data(), bytes.size());
-  chunk->size = bytes.size();
+  return enqueue(std::move(chunk));
+}
+
+std::error_code RecordQueue::accept_record(std::span<const char> body, std::uint64_t tag) {
+  if (body.size() > fragment_length_mask)
+    return error_of(EINVAL);
+  std::unique_ptr<Chunk> chunk = allocate_chunk(record_mark_size + body.size(), tag);
+  if (!chunk)
+    return error_of(ENOMEM);
+  const std::uint32_t mark = static_cast<std::uint32_t>(body.size()) | last_fragment_flag;
+  for (std::size_t i = 0; i < record_mark_size; ++i)
+    chunk->bytes[i] = static_cast<char>((mark >> (24 - 8 * i)) & 0xff);
+  std::memcpy(chunk->bytes.get() + record_mark_size, body.data(), body.size());
+  return enqueue(std::move(chunk));
+}
+
+std::error_code RecordQueue::enqueue(std::unique_ptr<Chunk> chunk) {
   chunk->owner = shared_from_this();
   const BoundaryTracker before = tracker_;
   chunk->starts_at_boundary = tracker_.at_boundary();
-  chunk->records_ended = tracker_.advance(bytes.data(), bytes.size());
+  chunk->records_ended = tracker_.advance(chunk->bytes.get(), chunk->size);
   chunk->ends_at_boundary = tracker_.at_boundary();
   if (const std::error_code refused = transport_->queue(fd_, *chunk)) {
     tracker_ = before;
@@ -110,7 +142,33 @@ void RecordQueue::complete(Chunk* chunk, const std::error_code& error) {
     return queue->settle_cancelled(chunk);
   if (error && !cancelled)
     queue->note_write_error(error);
+  if (error && chunk->tag != 0)
+    return queue->set_aside_unsent(chunk, error);
   queue->release(chunk);
+}
+
+// Keeps the chunk, without its bytes or its reference to this queue (a
+// chunk the queue holds must not keep the queue alive), for take_unsent.
+void RecordQueue::set_aside_unsent(Chunk* chunk, const std::error_code& error) noexcept {
+  unlink(*chunk);
+  queued_bytes_ -= chunk->size;
+  chunk->bytes.reset();
+  chunk->unsent_error = error;
+  (unsent_last_ ? unsent_last_->next : unsent_first_) = chunk;
+  unsent_last_ = chunk;
+  chunk->owner.reset(); // last: it may hold the caller's only reference
+}
+
+bool RecordQueue::take_unsent(UnsentRecord& unsent) noexcept {
+  Chunk* const chunk = unsent_first_;
+  if (chunk == nullptr)
+    return false;
+  unsent_first_ = chunk->next;
+  if (unsent_first_ == nullptr)
+    unsent_last_ = nullptr;
+  unsent = {chunk->tag, chunk->unsent_error};
+  delete chunk;
+  return true;
 }
 
 // ---- pruning ------------------------------------------------------------------

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // record_queue.hpp - the output side shared by the C and C++ writers: the
 // buffers xdrrec hands its writer, queued on a qio channel with enough
 // bookkeeping to prune whole records.
@@ -37,6 +38,18 @@ struct Chunk {
   bool ends_at_boundary = false;   // its last byte ends a record
   std::size_t records_ended = 0;   // record ends inside it
   bool kept_by_prune = true;       // decided when a prune cancels it
+  // Set by writers that must learn which of their records never went out
+  // (the RPC client: each call's record carries its call's number); 0 for
+  // none.
+  std::uint64_t tag = 0;
+  std::error_code unsent_error; // why a tagged chunk was not written
+};
+
+// A tagged chunk that completed without being written: by a write error,
+// or cancelled other than by this queue's own prune.
+struct UnsentRecord {
+  std::uint64_t tag = 0;
+  std::error_code error;
 };
 
 // Where chunks go: a qio::Engine, or the C API's process-wide engine.
@@ -77,7 +90,18 @@ public:
   // nothing is queued and the boundary tracking is as before, so xdrrec
   // may hand the same buffer again. Errors: ENOMEM, or the transport's
   // (EBADF, EAGAIN, the channel's sticky write error...).
-  std::error_code accept(std::span<const char> bytes);
+  std::error_code accept(std::span<const char> bytes, std::uint64_t tag = 0);
+
+  // Queues `body` as one whole record of one fragment, mark included, in
+  // one chunk: it is queued entirely or not at all. Errors: EINVAL (body
+  // longer than a fragment can be, 2 GiB - 1), or those of accept.
+  std::error_code accept_record(std::span<const char> body, std::uint64_t tag);
+
+  // Takes the oldest tagged chunk that was not written, if any: the
+  // writer's bytes are already dropped, only its tag and error are left.
+  // Such chunks wait here, holding no reference to the queue, until taken
+  // or until the queue goes.
+  bool take_unsent(UnsentRecord& unsent) noexcept;
 
   // Drops queued chunks holding only whole records that have not started
   // to go out; keeps the rest of a record already started and whatever the
@@ -98,8 +122,10 @@ public:
   static void complete(Chunk* chunk, const std::error_code& error);
 
 private:
+  std::error_code enqueue(std::unique_ptr<Chunk> chunk);
   void link_last(Chunk& chunk) noexcept;
   void unlink(Chunk& chunk) noexcept;
+  void set_aside_unsent(Chunk* chunk, const std::error_code& error) noexcept;
   void release(Chunk* chunk) noexcept;
   void settle_cancelled(Chunk* chunk);
   void plan_prune(Chunk* first_cancelled) noexcept;
@@ -110,6 +136,8 @@ private:
   BoundaryTracker tracker_;
   Chunk* first_ = nullptr; // oldest chunk still queued
   Chunk* last_ = nullptr;
+  Chunk* unsent_first_ = nullptr; // tagged chunks not written, oldest first,
+  Chunk* unsent_last_ = nullptr;  // linked through `next`
   std::size_t queued_bytes_ = 0;
   std::error_code write_error_;
   bool pruning_ = false;

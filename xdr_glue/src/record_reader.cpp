@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // record_reader.cpp - reading record-marked input without blocking.
 #include "xdr_glue/record_reader.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // record_writer.cpp - an xdrrec stream whose writer queues on a qio::Engine.
 #include "xdr_glue/record_writer.hpp"
 
@@ -7,34 +8,17 @@
 #include <vector>  // std::vector, records encoded in memory
 
 #include "record_queue.hpp"
+#include "transports.hpp"
 
 namespace xdr_glue {
 namespace {
 
 std::error_code error_of(int value) noexcept { return {value, std::generic_category()}; }
 
-class EngineTransport final : public detail::Transport {
-public:
-  explicit EngineTransport(qio::Engine& engine) noexcept : engine_(engine) {}
-
-  std::error_code queue(int fd, detail::Chunk& chunk) override {
-    return engine_.write(fd, {chunk.bytes.get(), chunk.size}, qio::Callback{&completed, &chunk});
-  }
-  std::error_code prune(int fd) override { return engine_.prune(fd); }
-
-private:
-  static void completed(const qio::Completion& completion, void* chunk) {
-    detail::RecordQueue::complete(static_cast<detail::Chunk*>(chunk), completion.error);
-  }
-
-  qio::Engine& engine_;
-};
-
 } // namespace
 
 RecordWriter::RecordWriter(qio::Engine& engine, int fd, unsigned send_size)
-    : queue_(std::make_shared<detail::RecordQueue>(std::make_unique<EngineTransport>(engine),
-                                                   fd)) {
+    : queue_(std::make_shared<detail::RecordQueue>(detail::engine_transport(engine), fd)) {
   // xdrrec_create reports running out of memory only by leaving the
   // stream untouched.
   stream_.x_ops = nullptr;

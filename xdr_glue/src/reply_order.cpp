@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // reply_order.cpp - places in line for a client's replies.
 #include "reply_order.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // reply_order.hpp - a client's replies kept in call order while some of
 // them are deferred.
 //

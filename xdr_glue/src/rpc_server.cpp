@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // rpc_server.cpp - connections, call dispatch and replies of rpc::Server.
 //
 // Each client is a RecordReader for its calls and a RecordWriter whose

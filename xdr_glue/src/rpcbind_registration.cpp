@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // rpcbind_registration.cpp - rpcb_set / rpcb_unset around an object's life.
 #include "xdr_glue/rpcbind_registration.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sys_credential.cpp - AUTH_SYS bodies, read with libtirpc's primitives.
 #include "sys_credential.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sys_credential.hpp - decoding AUTH_SYS credential bodies.
 #ifndef XDR_GLUE_SRC_SYS_CREDENTIAL_HPP
 #define XDR_GLUE_SRC_SYS_CREDENTIAL_HPP

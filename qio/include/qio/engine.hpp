@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // qio/engine.hpp - the C++ API: an Engine owns channels and their queues.
 //
 // The C API (qio/qio.h) is a thin layer over one process-wide Engine. Each
@@ -11,7 +12,7 @@
 #include <sys/types.h>  // off_t, for Engine::seek
 
 #include <cstddef>      // std::size_t
-#include <cstdint>      // std::uint64_t, for ChannelOptions
+#include <cstdint>      // std::uint64_t, for ChannelStats
 #include <cstdio>       // std::FILE, for Engine::dump
 #include <limits>       // std::numeric_limits, for "no limit" defaults
 #include <memory>       // std::unique_ptr, the engine's private state
@@ -28,8 +29,9 @@ class EngineState;
 struct Seam;
 } // namespace detail
 
-// Operation codes; the values match QIO_READ, QIO_WRITE and QIO_SEEK.
-enum class Operation { read = 1, write = 2, seek = 3 };
+// Operation codes; the values match QIO_READ, QIO_WRITE, QIO_SEEK and
+// QIO_CLOSE (the completion of Engine::close).
+enum class Operation { read = 1, write = 2, seek = 3, close = 4 };
 
 // What a completion callback learns about its request.
 struct Completion {
@@ -68,12 +70,66 @@ using TraceHandler = void (*)(const char* line, void* argument);
 
 inline constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
 
+// A watermark callback: runs with above_high true when the channel's queued
+// bytes rise to the high mark or more, and false when they later fall to the
+// low mark or less, strictly alternating and starting with a rise. Called
+// from flush, wait and the cancelling calls, never from the call that
+// queued. WaterCallback::to(object) calls
+// object.on_water(channel, above_high, queued_bytes).
+struct WaterCallback {
+  using Handler = void (*)(int channel, bool above_high, std::size_t queued_bytes,
+                           void* argument);
+  Handler handler = nullptr;
+  void* argument = nullptr;
+
+  explicit operator bool() const noexcept { return handler != nullptr; }
+
+  template <class Receiver> static WaterCallback to(Receiver& receiver) noexcept {
+    return WaterCallback{[](int channel, bool above_high, std::size_t queued_bytes,
+                            void* target) {
+                           static_cast<Receiver*>(target)->on_water(channel, above_high,
+                                                                    queued_bytes);
+                         },
+                         &receiver};
+  }
+};
+
+// Told when a channel's unwritten output goes from none to some (true) and
+// from some to none (false), so an epoll or libuv loop watches for
+// writability only while it is needed. Not a completion: it may run inside
+// write(), and must not call the engine.
+using InterestHandler = void (*)(int channel, bool want_write, void* argument);
+
 // Settings of a channel; configure() may change them for later requests.
 struct ChannelOptions {
   bool nonblocking = true;  // set O_NONBLOCK on the descriptor
   bool buffered = true;     // copy written bytes at write()
   std::size_t max_outstanding = unlimited;  // most requests in the queue
-  std::size_t max_queued_bytes = unlimited; // most unwritten bytes queued
+  // Hard limit: a write that would take the unwritten bytes above it is
+  // refused with EAGAIN (EMSGSIZE if it alone is larger), nothing queued.
+  std::size_t max_queued_bytes = unlimited;
+  // Soft limit: unwritten bytes above it at every flush for soft_ms (0: at
+  // the first flush that sees it) fail the channel with ENOBUFS.
+  std::size_t soft_queued_bytes = unlimited;
+  int soft_ms = 0;
+  // Output pending and not one byte moved for stall_ms fails the channel
+  // with ETIMEDOUT; 0: never.
+  int stall_ms = 0;
+  // Watermarks: see WaterCallback; an empty callback means none.
+  std::size_t high_water = 0;
+  std::size_t low_water = 0;
+  WaterCallback water{};
+};
+
+// A channel's figures, counted from the configure() that made it a channel.
+struct ChannelStats {
+  std::size_t queued_bytes = 0;         // accepted by write(), not yet written
+  std::size_t queued_requests = 0;      // as pending(fd)
+  std::size_t peak_queued_bytes = 0;    // highest queued_bytes so far
+  std::uint64_t bytes_written = 0;
+  std::uint64_t requests_completed = 0; // with or without a callback
+  std::uint64_t write_calls = 0;        // write-family system calls made
+  long stalled_ms = 0; // output pending and not one byte moved for this long
 };
 
 class Engine {
@@ -128,6 +184,29 @@ public:
   // descriptor number; returns how many have it (more than fds.size()
   // means the span was too small and only its size were filled).
   QIO_EXPORT std::size_t fill_pollfds(std::span<pollfd> fds) const noexcept;
+  // ---- flow control (docs/reference/qio_stat.md and the pages after it)
+  // The channel's figures. EBADF if not a channel.
+  QIO_EXPORT std::error_code stats(int fd, ChannelStats& out) const;
+  // Bounds the unwritten bytes of all channels together: a write that
+  // would pass it fails channels with ENOBUFS, the one holding the most
+  // first, until it fits (their callbacks run from the next flush). A
+  // write larger than the bound itself is EMSGSIZE. `unlimited`: none.
+  QIO_EXPORT void set_total_limit(std::size_t max_total_queued_bytes) noexcept;
+  // Closes after the queued output is written: from now on the channel
+  // takes no request (EPIPE); its pending reads are cancelled; once every
+  // write has completed a socket is shut down for writing, the descriptor
+  // closed, the channel removed and `callback` called (Operation::close,
+  // no error). If `timeout_ms` passes first (-1: never; 0: at the next
+  // flush), the writes left fail with ETIMEDOUT, the descriptor is closed
+  // and the callback gets ETIMEDOUT; terminate() gets it ECANCELED.
+  // Errors: EBADF, EINVAL (timeout_ms < -1), EPIPE (already closing).
+  QIO_EXPORT std::error_code close(int fd, int timeout_ms, Callback callback = {});
+  // See InterestHandler; a null handler removes it.
+  QIO_EXPORT void set_interest(InterestHandler handler, void* argument) noexcept;
+  // Milliseconds until a soft limit, stall or close deadline needs a flush
+  // (0: now); -1 when none is pending.
+  QIO_EXPORT int timeout_ms() const;
+
   // Prints settings and queued requests; returns an error if `out` failed.
   QIO_EXPORT std::error_code dump(std::FILE* out) const;
   // Traces every call and completion to stderr with hex dumps of the data.

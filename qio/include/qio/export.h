@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* qio/export.h - QIO_EXPORT marks what the shared libraries export.
  *
  * libqio and libxdr_glue are built with hidden visibility: only functions

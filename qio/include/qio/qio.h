@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* qio.h - queued, non-blocking output for select-loop programs (the C API).
  *
  * A program configures a descriptor as a qio "channel", queues requests on
@@ -22,6 +23,7 @@
 #define QIO_QIO_H
 
 #include <poll.h>       /* struct pollfd, for qio_pollfds */
+#include <stddef.h>     /* size_t, for the flow-control calls */
 #include <stdio.h>      /* FILE, for qio_dump */
 #include <sys/select.h> /* fd_set, for qio_fdset */
 #include <sys/types.h>  /* off_t, for qio_seek */
@@ -33,8 +35,8 @@
 extern "C" {
 #endif
 
-/* Operation codes passed to an AST. */
-enum { QIO_READ = 1, QIO_WRITE = 2, QIO_SEEK = 3 };
+/* Operation codes passed to an AST (QIO_CLOSE: the AST of qio_close). */
+enum { QIO_READ = 1, QIO_WRITE = 2, QIO_SEEK = 3, QIO_CLOSE = 4 };
 
 /* A completion routine.
  *   error_code  0 on success, else an errno value (ECANCELED when the
@@ -175,6 +177,73 @@ QIO_EXPORT int qio_fdset(fd_set *write_mask);
  * Returns -1 with errno EINVAL if capacity < 0, or fds is NULL and
  * capacity > 0. */
 QIO_EXPORT int qio_pollfds(struct pollfd *fds, int capacity);
+
+/* Flow control: see what a slow consumer costs, bound it, retire it.
+ * Reference: docs/reference/qio_stat.md and the pages it links. */
+
+/* A channel's figures, counted from the qio_configure that made the
+ * descriptor a channel (a later qio_configure keeps them). */
+struct qio_channel_stats {
+    size_t queued_bytes;                   /* accepted by qio_write, not yet written */
+    int    queued_requests;                /* the same count as qio_pendc */
+    size_t peak_queued_bytes;              /* highest queued_bytes since qio_configure */
+    unsigned long long bytes_written;      /* since qio_configure */
+    unsigned long long requests_completed; /* since qio_configure, with or without an AST */
+    unsigned long long write_calls;        /* write-family system calls made for this channel */
+    long   stalled_ms;                     /* output pending and not one byte moved for this long; 0 when none pending */
+};
+/* Errors: EBADF (not configured), EINVAL (stats is NULL). */
+QIO_EXPORT int qio_stat(int channel, struct qio_channel_stats *stats);
+
+struct qio_limits {
+    size_t max_queued_bytes;  /* hard: a write that would take queued_bytes above it returns EAGAIN and queues nothing; 0: none */
+    size_t soft_queued_bytes; /* soft: queued_bytes above it without a break for soft_ms fails the channel with ENOBUFS; 0: none */
+    int    soft_ms;
+    int    stall_ms;          /* output pending and no byte moved for stall_ms fails the channel with ETIMEDOUT; 0: none */
+};
+/* Sets the channel's limits. A failed channel's pending requests get the
+ * error (ENOBUFS or ETIMEDOUT) as their AST's error_code, in order; it is
+ * then sticky like a hard write error. A single write larger than
+ * max_queued_bytes is refused with EMSGSIZE (it could never fit).
+ * Errors: EBADF, EINVAL (limits NULL, or a negative time). */
+QIO_EXPORT int qio_setlimits(int channel, const struct qio_limits *limits);
+
+/* Bounds the queued bytes of all channels together (0: none). A write
+ * that would pass it fails channels with ENOBUFS, the one holding the most
+ * first, until it fits; if that is the channel written to, qio_write
+ * returns ENOBUFS and queues nothing. Failed requests' ASTs run from the
+ * next flush or wait. Returns 0. */
+QIO_EXPORT int qio_setlimit_total(size_t max_total_queued_bytes);
+
+/* Watermarks: fn(channel, 1, queued, arg) when the queued bytes rise to
+ * `high` or more; fn(channel, 0, queued, arg) when they later fall to
+ * `low` or less; strictly alternating, from flushes and waits only (a
+ * producer that must know at once calls qio_stat). fn NULL removes them.
+ * Errors: EBADF, EINVAL (low > high). */
+typedef void (*qio_water_fn)(int channel, int above_high, size_t queued_bytes, void *arg);
+QIO_EXPORT int qio_watermark(int channel, size_t high, size_t low, qio_water_fn fn, void *arg);
+
+/* Closes the channel once its queued output is written (a socket is shut
+ * down for writing first), then removes it and calls ast (QIO_CLOSE,
+ * error 0) after every write's AST. From the call on qio_write, qio_read
+ * and qio_seek return EPIPE and pending reads complete with ECANCELED.
+ * timeout_ms: -1 none; 0 at the next flush; when it passes, pending
+ * writes fail with ETIMEDOUT, the descriptor is closed and ast gets
+ * ETIMEDOUT. qio_termc meanwhile cancels, closes, and ast gets ECANCELED.
+ * qio_pend counts the close until its AST ran.
+ * Errors: EBADF, EINVAL (timeout_ms < -1), EPIPE (already closing). */
+QIO_EXPORT int qio_close(int channel, int timeout_ms, qio_ast_fn ast, void *ast_arg);
+
+/* Loop integration (for epoll, libevent or libuv loops): fn(channel, 1,
+ * arg) when a channel's unwritten output goes from none to some, and
+ * fn(channel, 0, arg) from some to none. Not an AST: it may run inside
+ * qio_write and must not call qio functions. NULL removes it. Returns 0. */
+typedef void (*qio_interest_fn)(int channel, int want_write, void *arg);
+QIO_EXPORT int qio_set_interest(qio_interest_fn fn, void *arg);
+
+/* Milliseconds until a limit, stall or close deadline needs a flush (0:
+ * flush now); -1 when there is none. */
+QIO_EXPORT int qio_timeout_ms(void);
 
 #ifdef __cplusplus
 }

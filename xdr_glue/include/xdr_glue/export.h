@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* xdr_glue/export.h - XDR_GLUE_EXPORT marks what libxdr_glue exports.
  * libxdr_glue is built with hidden visibility, as libqio is, and marks its
  * public functions the same way (see qio/export.h). */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr_glue/record_assembler.hpp - reassembles RFC 5531 record-marked input
 // from bytes delivered in pieces of any size, without doing any I/O.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr_glue/record_reader.hpp - non-blocking input of XDR records from a
 // descriptor, for select-loop programs (the C++ API; xdr_qio.h has the C
 // form).

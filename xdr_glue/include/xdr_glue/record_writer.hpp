@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr_glue/record_writer.hpp - XDR record output queued on a qio channel
 // (the C++ API; xdr_qio.h has the C form for the process-wide engine).
 //

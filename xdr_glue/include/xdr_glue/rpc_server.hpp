@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr_glue/rpc_server.hpp - an ONC RPC (RFC 5531) server over TCP whose
 // replies are queued through qio, driven from the caller's select loop.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // xdr_glue/rpcbind_registration.hpp - announcing a TCP program version to
 // the machine's rpcbind for as long as an object lives.
 //

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* xdr_glue/xdr_qio.h - XDR record streams over qio channels (the C API).
  *
  * Output: xdr_qio_create() makes a libtirpc record stream (xdrrec) whose
