@@ -22,8 +22,10 @@
 
 namespace {
 
-// Bytes currently allocated through operator new, as requested.
+// Bytes currently allocated through operator new, as requested, and the
+// largest single allocation since the test last reset it.
 std::atomic<std::size_t> live_bytes{0};
+std::atomic<std::size_t> largest_allocation{0};
 
 // Each block carries its size in front, so delete knows what it frees;
 // 16 bytes keep the block aligned for any fundamental type.
@@ -35,6 +37,8 @@ void* counted_allocation(std::size_t size) {
     throw std::bad_alloc();
   *static_cast<std::size_t*>(block) = size;
   live_bytes += size;
+  if (size > largest_allocation)
+    largest_allocation = size;
   return static_cast<char*>(block) + size_header;
 }
 
@@ -92,12 +96,15 @@ Fd file_of_tiny_records(std::size_t count) {
 // A decoder that takes any record: the test counts records, not values.
 bool_t any_record(XDR*, u_int*) { return TRUE; }
 
-// The bound docs/xdr.md states: 2 * max_record + 8 bytes of records, a
-// read buffer of 64 KiB or that much if smaller, and the reader object.
+// The bound docs/xdr.md states: 2 * max_record + 8 bytes of records and
+// their lengths, the lengths' blocks (up to 1 KiB, and 1/32 of max_record
+// for their index), a read buffer of 64 KiB or max_record if smaller, and
+// the reader object.
 std::size_t stated_bound(std::size_t max_record) {
   const std::size_t records = 2 * max_record + 8;
+  const std::size_t length_blocks = 1024 + max_record / 32;
   const std::size_t object = 256;
-  return records + std::min<std::size_t>(64 * 1024, records) + object;
+  return records + length_blocks + std::min<std::size_t>(64 * 1024, max_record) + object;
 }
 
 } // namespace
@@ -140,4 +147,34 @@ TEST_CASE("many tiny records in one fill cost a reader no more than its stated b
   // stored record takes 5 bytes), and no more than there were.
   CHECK(records * 5 >= max_record);
   CHECK(records < count);
+}
+
+TEST_CASE("a reader allocates no block larger than max_record, records of exactly max_record "
+          "bytes included",
+          "[xdr_glue][reader][memory]") {
+  const std::size_t max_record = GENERATE(std::size_t{4096}, std::size_t{100000});
+  CAPTURE(max_record);
+  std::string input;
+  for (int i = 0; i < 3; ++i)
+    input += xdr_test::framed(std::string(max_record, static_cast<char>('a' + i)),
+                              {max_record / 3, 0, max_record / 3});
+  for (int i = 0; i < 200; ++i) // and tiny ones
+    input += xdr_test::framed(std::string(1, 'z'));
+  Fd file = qio_test::temporary_file();
+  REQUIRE(::write(file.get(), input.data(), input.size()) == static_cast<ssize_t>(input.size()));
+  REQUIRE(::lseek(file.get(), 0, SEEK_SET) == 0);
+  largest_allocation = 0;
+  xdr_glue::RecordReader reader(file.get(), xdr_glue::ReaderLimits{max_record, 0});
+  std::size_t records = 0;
+  std::vector<char> record;
+  for (int round = 0; round < 1000 && records < 203; ++round) {
+    const std::error_code filled = reader.fill();
+    while (!reader.next(record))
+      ++records;
+    if (filled)
+      break;
+  }
+  const std::size_t largest = largest_allocation;
+  CHECK(records == 203);
+  CHECK(largest <= max_record);
 }

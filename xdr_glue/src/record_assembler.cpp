@@ -5,7 +5,8 @@
 // fragment is stored, and storage grows only with the bytes that arrive,
 // so a hostile peer can make us hold at most the records it really sent:
 // a record in progress of at most max_record bytes and, when fed as a
-// reader feeds (input_room() at a time), storage_limit() in all.
+// reader feeds (input_room() at a time), a buffer of at most max_record
+// and storage_limit() in all.
 #include "xdr_glue/record_assembler.hpp"
 
 #include <algorithm> // std::min, std::max
@@ -32,34 +33,27 @@ FragmentMark MarkCollector::mark() const noexcept {
 
 namespace {
 
-// Each stored record starts with its length, in host order: it never
-// leaves this buffer.
-constexpr std::size_t stored_length_size = sizeof(std::uint32_t);
 // The first allocation: a few small records' worth, not one per byte.
 constexpr std::size_t smallest_storage = 256;
 
 } // namespace
-
-void RecordStore::start_record() {
-  const char no_length_yet[stored_length_size] = {};
-  append(no_length_yet, stored_length_size);
-}
 
 void RecordStore::append(const char* bytes, std::size_t size) {
   make_room(size);
   bytes_.insert(bytes_.end(), bytes, bytes + size);
 }
 
-// The record in progress ends here: its length goes in front of it. Its
-// length fits 32 bits, since max_record is at most 0xffffffff.
-void RecordStore::end_record() noexcept {
-  const auto length = static_cast<std::uint32_t>(bytes_.size() - ready_end_ - stored_length_size);
-  std::memcpy(bytes_.data() + ready_end_, &length, stored_length_size);
+// The record in progress ends here. Its length fits 32 bits, since
+// max_record is at most 0xffffffff.
+void RecordStore::end_record() {
+  lengths_.push_back(static_cast<std::uint32_t>(bytes_.size() - ready_end_));
   ready_end_ = bytes_.size();
+  in_record_ = false;
 }
 
 void RecordStore::drop_partial() noexcept {
   bytes_.resize(ready_end_);
+  in_record_ = false;
   if (!has_record()) {
     bytes_ = std::vector<char>();
     first_ = ready_end_ = 0;
@@ -67,11 +61,11 @@ void RecordStore::drop_partial() noexcept {
 }
 
 void RecordStore::take(std::vector<char>& record) {
-  std::uint32_t length = 0;
-  std::memcpy(&length, bytes_.data() + first_, stored_length_size);
-  const char* begin = bytes_.data() + first_ + stored_length_size;
+  const std::uint32_t length = lengths_.front();
+  const char* begin = bytes_.data() + first_;
   record.assign(begin, begin + length);
-  first_ += stored_length_size + length;
+  first_ += length;
+  lengths_.pop_front();
   after_take();
 }
 
@@ -130,17 +124,13 @@ ReaderLimits effective(ReaderLimits limits) noexcept {
   return limits;
 }
 
-// Up to max_record of complete records (a reader stops reading there),
-// one whole record in progress, and 4 bytes of length for each of those.
-std::size_t storage_limit_for(const ReaderLimits& limits) noexcept {
-  return 2 * limits.max_record + 2 * detail::record_mark_size;
-}
-
 } // namespace
 
+// What input_room() admits holds at most max_record bytes of records (the
+// lengths take 4 of the 8 for any second record), so that is where the
+// buffer's geometric growth stops.
 RecordAssembler::RecordAssembler(ReaderLimits limits)
-    : limits_(effective(limits)), storage_limit_(storage_limit_for(limits_)),
-      store_(storage_limit_) {}
+    : limits_(effective(limits)), store_(limits_.max_record) {}
 
 std::size_t RecordAssembler::feed(std::span<const char> bytes) {
   std::size_t used = 0;
@@ -165,10 +155,7 @@ void RecordAssembler::begin_fragment(detail::FragmentMark mark) {
     return fail(error_of(EPROTO));
   if (mark.length > limits_.max_record - announced_)
     return fail(error_of(EMSGSIZE));
-  if (!in_record_) {
-    store_.start_record();
-    in_record_ = true;
-  }
+  store_.start_record();
   announced_ += mark.length;
   fragment_remaining_ = mark.length;
   last_fragment_ = mark.last;
@@ -186,12 +173,11 @@ std::size_t RecordAssembler::take_fragment_bytes(const char* bytes, std::size_t 
   return taken;
 }
 
-void RecordAssembler::finish_fragment() noexcept {
+void RecordAssembler::finish_fragment() {
   in_fragment_ = false;
   if (!last_fragment_)
     return;
   store_.end_record();
-  in_record_ = false;
   announced_ = 0;
   empty_fragments_ = 0;
 }
@@ -207,7 +193,6 @@ void RecordAssembler::fail(std::error_code cause) noexcept {
     return;
   status_ = cause;
   store_.drop_partial(); // a partial record is never handed out
-  in_record_ = false;
   in_fragment_ = false;
 }
 

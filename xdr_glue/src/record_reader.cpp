@@ -37,11 +37,11 @@ std::error_code decode_record(std::span<char> record, xdrproc_t decode, void* ob
   return error_of(EBADMSG);
 }
 
-// A reader with a small max_record needs no 64 KiB buffer: it never
-// reads more than its records may hold.
+// A reader with a small max_record needs no 64 KiB buffer, and allocates
+// nothing larger than max_record.
 RecordReader::RecordReader(int fd, ReaderLimits limits)
     : fd_(fd), is_socket_(descriptor_is_socket(fd)), assembler_(limits),
-      buffer_(std::min(read_chunk_size, assembler_.storage_limit())) {}
+      buffer_(std::min(read_chunk_size, assembler_.limits().max_record)) {}
 
 // A socket is read with MSG_DONTWAIT; anything else is polled first, so a
 // descriptor left blocking never blocks us either. Reads at most `length`
@@ -68,10 +68,8 @@ RecordReader::ReadResult RecordReader::read_some(std::size_t length) {
 }
 
 // Each read is cut to the assembler's input room, so what it stores stays
-// within its storage limit however the bytes divide into records. While
-// fewer than max_record bytes of complete records wait, that room is at
-// least 2 bytes (a whole record in progress takes max_record + 4, a mark
-// being collected 3 more).
+// within its storage limit however the bytes divide into records. Once
+// the room is 0, complete records wait: take them and fill again.
 std::error_code RecordReader::fill() {
   const std::size_t backlog_limit = assembler_.limits().max_record;
   while (!assembler_.status() && assembler_.ready_bytes() < backlog_limit &&

@@ -8,15 +8,17 @@
 // the sum of a record's fragment lengths is compared with max_record when
 // each mark arrives, so a mark announcing 0x7fffffff bytes allocates nothing.
 // Any valid record within max_record is accepted, however many fragments
-// it arrives in. Complete records and the one in progress are kept back to
-// back in one buffer, 4 bytes of length before each, so what is held
-// follows what was received, however small the records. It depends on
-// nothing but the standard library, so a fuzzer can build it on its own.
+// it arrives in. The bytes of complete records and of the one in progress
+// are kept back to back in one buffer, their lengths beside it, so what is
+// held follows what was received, however small the records, and no
+// allocation is larger than max_record. It depends on nothing but the
+// standard library, so a fuzzer can build it on its own.
 #ifndef XDR_GLUE_RECORD_ASSEMBLER_HPP
 #define XDR_GLUE_RECORD_ASSEMBLER_HPP
 
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::uint32_t, record marks
+#include <deque>        // std::deque, the lengths of complete records
 #include <span>         // std::span, input bytes
 #include <system_error> // std::error_code, the stream's status
 #include <vector>       // std::vector, record storage
@@ -72,8 +74,9 @@ private:
   std::size_t filled_ = 0;
 };
 
-// Complete records not yet taken, then the record being assembled, back to
-// back in one buffer, each behind its 4-byte length: a record costs its
+// The bytes of complete records not yet taken, then those of the record
+// being assembled, back to back in one buffer, and the complete records'
+// lengths in a queue beside it (in blocks of 512 bytes): a record costs its
 // bytes plus 4, however small, and no allocation of its own.
 class RecordStore {
 public:
@@ -81,27 +84,39 @@ public:
   // to what it must hold.
   explicit RecordStore(std::size_t growth_limit) noexcept : growth_limit_(growth_limit) {}
 
-  void start_record();
+  void start_record() noexcept { in_record_ = true; }
   void append(const char* bytes, std::size_t size);
-  void end_record() noexcept;
+  void end_record();
   // Discards the record in progress (and frees the buffer if it held
   // nothing else).
   void drop_partial() noexcept;
   // Moves the oldest complete record into `record`; has_record() first.
   void take(std::vector<char>& record);
 
-  bool has_record() const noexcept { return first_ < ready_end_; }
-  std::size_t ready_bytes() const noexcept { return ready_end_ - first_; }
-  std::size_t live_bytes() const noexcept { return bytes_.size() - first_; }
-  std::size_t held_bytes() const noexcept { return bytes_.capacity(); }
+  bool in_record() const noexcept { return in_record_; }
+  bool has_record() const noexcept { return !lengths_.empty(); }
+  // The complete records' bytes, plus 4 for each.
+  std::size_t ready_bytes() const noexcept {
+    return ready_end_ - first_ + length_size * lengths_.size();
+  }
+  // The same with the record in progress.
+  std::size_t live_bytes() const noexcept {
+    return bytes_.size() - first_ + length_size * (lengths_.size() + (in_record_ ? 1 : 0));
+  }
+  std::size_t held_bytes() const noexcept {
+    return bytes_.capacity() + length_size * lengths_.size();
+  }
 
 private:
+  static constexpr std::size_t length_size = sizeof(std::uint32_t);
   void make_room(std::size_t more);
   void after_take();
 
   std::vector<char> bytes_;
-  std::size_t first_ = 0;     // the oldest record not yet taken
-  std::size_t ready_end_ = 0; // end of the complete records
+  std::deque<std::uint32_t> lengths_; // of the complete records, oldest first
+  std::size_t first_ = 0;             // where the oldest record not yet taken starts
+  std::size_t ready_end_ = 0;         // where the complete records end
+  bool in_record_ = false;            // a record has begun and not ended
   std::size_t growth_limit_;
 };
 
@@ -142,41 +157,43 @@ public:
   std::error_code status() const noexcept { return status_; }
   bool has_record() const noexcept { return store_.has_record(); }
   // True from the first byte of a record's first mark to its last byte.
-  bool record_in_progress() const noexcept { return in_record_ || mark_.started(); }
+  bool record_in_progress() const noexcept { return store_.in_record() || mark_.started(); }
   // Bytes held for the complete records not yet taken: their bytes plus 4
   // each, never more than they took on the wire. What a reader bounds to
   // keep a fast sender from piling them up.
   std::size_t ready_bytes() const noexcept { return store_.ready_bytes(); }
-  // Memory held for records (complete ones not yet taken and the one in
-  // progress): never above storage_limit() while no feed is larger than
-  // input_room(), and never above it once no complete record waits.
+  // Memory held for records (the buffer of their bytes, complete ones not
+  // yet taken and the one in progress, and 4 bytes for each length): never
+  // above storage_limit() while no feed is larger than input_room(), and
+  // never above it once no complete record waits.
   std::size_t held_bytes() const noexcept { return store_.held_bytes(); }
-  // 2 * max_record + 8: room for up to max_record bytes of complete
-  // records not yet taken, plus a whole record in progress.
-  std::size_t storage_limit() const noexcept { return storage_limit_; }
-  // How many bytes the next feed may bring without held_bytes() passing
-  // storage_limit(): stored bytes never outnumber the bytes fed, counting
-  // those of a mark still being collected.
+  // 2 * max_record + 8: a buffer of at most max_record, and the lengths of
+  // the records fed in at most input_room() bytes at a time.
+  std::size_t storage_limit() const noexcept { return 2 * limits_.max_record + 8; }
+  // How many bytes the next feed may bring without what is stored (each
+  // record's bytes plus 4) passing max_record + 8: stored bytes never
+  // outnumber the bytes fed, counting those of a mark still being
+  // collected. So the buffer never outgrows max_record, and while no
+  // complete record waits the room is never 0.
   std::size_t input_room() const noexcept {
+    const std::size_t limit = limits_.max_record + 2 * detail::record_mark_size;
     const std::size_t taken = store_.live_bytes() + mark_.collected();
-    return storage_limit_ > taken ? storage_limit_ - taken : 0;
+    return limit > taken ? limit - taken : 0;
   }
   const ReaderLimits& limits() const noexcept { return limits_; }
 
 private:
   void begin_fragment(detail::FragmentMark mark);
   std::size_t take_fragment_bytes(const char* bytes, std::size_t size);
-  void finish_fragment() noexcept;
+  void finish_fragment();
   void fail(std::error_code cause) noexcept;
 
   ReaderLimits limits_;
-  std::size_t storage_limit_;
   detail::MarkCollector mark_;
   detail::RecordStore store_;
   std::size_t announced_ = 0;          // the record's length so far, per its marks
   std::size_t empty_fragments_ = 0;    // its zero-length fragments so far
   std::size_t fragment_remaining_ = 0; // bytes still due in this fragment
-  bool in_record_ = false;             // between a record's first mark and its end
   bool in_fragment_ = false;           // between a mark and its last byte
   bool last_fragment_ = false;         // this fragment ends the record
   std::error_code status_;

@@ -48,10 +48,11 @@ public:
   // Reads what the descriptor holds now, without blocking, until it would
   // block, the input ends or fails, or the complete records not yet taken
   // hold max_record bytes (take them with next() and call fill() again;
-  // the descriptor stays readable). The reader holds at most
-  // 2 * max_record + 8 bytes of records (each record's bytes plus 4, the
-  // one in progress included) and a read buffer of 64 KiB or that much,
-  // whichever is smaller, however small the records. Returns {} while the
+  // the descriptor stays readable). However small the records, the
+  // reader holds at most 2 * max_record + 8 bytes of records and their
+  // lengths (the records' bytes in one buffer of at most max_record, the
+  // lengths in 512-byte blocks) and a read buffer of 64 KiB or
+  // max_record, whichever is smaller. Returns {} while the
   // stream is open, else its final status (as RecordAssembler::next
   // describes it; a read error is reported as its errno value). Records
   // completed before the end are still handed out by next().

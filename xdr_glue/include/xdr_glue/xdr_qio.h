@@ -108,9 +108,10 @@ typedef struct xdr_qio_reader xdr_qio_reader;
  *   max_record  most bytes in one record, summed over its fragments;
  *               0: XDR_QIO_DEFAULT_MAX_RECORD. Any number of fragments
  *               is accepted, but at most 16 empty ones per record.
- * The reader holds at most 2 * max_record + 8 bytes of records (complete
- * ones not yet taken and the one in progress, each with 4 bytes of
- * length) and a read buffer of 64 KiB or that much, whichever is smaller.
+ * However small the records, the reader holds at most 2 * max_record + 8
+ * bytes of records and their lengths (the records' bytes in one buffer of
+ * at most max_record, 4 bytes of length each in 512-byte blocks) and a
+ * read buffer of 64 KiB or max_record, whichever is smaller.
  * Returns the reader, or NULL with errno EBADF (channel < 0) or ENOMEM. */
 XDR_GLUE_EXPORT xdr_qio_reader *xdr_qio_reader_create(int channel,
                                                       unsigned max_record);
