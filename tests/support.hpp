@@ -31,6 +31,8 @@ public:
     return *this;
   }
   int get() const { return fd_; }
+  // Gives the descriptor up without closing it (qio_close closes it).
+  int release() { return std::exchange(fd_, -1); }
   void reset() {
     if (fd_ >= 0)
       ::close(fd_);
