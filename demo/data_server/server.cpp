@@ -61,6 +61,21 @@ std::size_t encoded_size(data_packet& packet) {
   return xdr_sizeof(demo::xdr_procedure(&xdr_data_packet), &packet);
 }
 
+// The channel's qio_stat figures, their peak kept in `history` (the
+// figures go with the channel). False if it is no longer a channel.
+bool take_stats(int channel, QueueHistory& history, qio_channel_stats& stats) {
+  if (qio_stat(channel, &stats) != 0)
+    return false;
+  history.peak_queued_bytes = std::max(history.peak_queued_bytes, stats.peak_queued_bytes);
+  return true;
+}
+
+// The same when only the peak matters: before the channel goes.
+void keep_peak(int channel, QueueHistory& history) {
+  qio_channel_stats stats{};
+  take_stats(channel, history, stats);
+}
+
 } // namespace
 
 DataServer::DataServer(const ServerPlan& plan, std::vector<demo::UniqueFd> connections,
@@ -142,21 +157,10 @@ void DataServer::note_queue_depths() {
     client->history.peak_packets = std::max<std::uint64_t>(
         client->history.peak_packets, static_cast<std::uint64_t>(qio_pendc(client->socket.get())));
     qio_channel_stats stats{};
-    if (qio_stat(client->socket.get(), &stats) != 0)
-      continue;
-    client->history.peak_queued_bytes = std::max(client->history.peak_queued_bytes,
-                                                 stats.peak_queued_bytes);
-    if (due_for_close(client->policy, stats, plan_.retirement))
+    if (take_stats(client->socket.get(), client->history, stats) &&
+        due_for_close(client->policy, stats, plan_.retirement))
       begin_close(*client);
   }
-}
-
-// qio_stat's peak, before the channel and its figures go.
-void DataServer::note_stats(Client& client) const {
-  qio_channel_stats stats{};
-  if (qio_stat(client.socket.get(), &stats) == 0)
-    client.history.peak_queued_bytes =
-        std::max(client.history.peak_queued_bytes, stats.peak_queued_bytes);
 }
 
 // Stops serving the client. A closing channel is ended by qio_termc, which
@@ -172,7 +176,7 @@ void DataServer::drop_client(Client& client) {
 
 // A limit failed the client's channel: what it cost is noted, and it goes.
 void DataServer::retire(Client& client, int error) {
-  note_stats(client);
+  keep_peak(client.socket.get(), client.history);
   client.history.retired_at_ns = demo::monotonic_ns();
   client.history.retired_error = error;
   drop_client(client);
@@ -182,7 +186,7 @@ void DataServer::retire(Client& client, int error) {
 // goes out if it resumes within the close's timeout, then qio closes the
 // connection and on_closed says how it ended.
 void DataServer::begin_close(Client& client) {
-  note_stats(client);
+  keep_peak(client.socket.get(), client.history);
   xdr_destroy(&client.stream);
   const int error = qio_close(client.socket.get(), plan_.retirement.close_timeout_ms,
                               &DataServer::on_closed, &client);
@@ -300,7 +304,7 @@ bool DataServer::drain() {
   for (auto& client : clients_)
     if (!client->history.gone) {
       client->history.left_at_end = static_cast<std::uint64_t>(qio_pendc(client->socket.get()));
-      note_stats(*client);
+      keep_peak(client->socket.get(), client->history);
     }
   return qio_pend() == 0;
 }

@@ -89,7 +89,6 @@ private:
   static void on_closed(int error_code, int channel, int operation, char* buffer, int length,
                         void* client);
   void note_queue_depths();
-  void note_stats(Client& client) const;
   void print_progress(double seconds, unsigned ticks) const;
   void print_stats_line(std::size_t index) const;
   bool drain();
