@@ -8,12 +8,17 @@
 #ifndef QIO_DEMO_DEADLOCK_PACKETS_HPP
 #define QIO_DEMO_DEADLOCK_PACKETS_HPP
 
+#include <cstddef> // std::size_t
 #include <cstdint> // std::uint32_t
 
 #include "packet.h" // rpcgen: demo_packet, packet_kind
 #include "peer_status.hpp"
 
 namespace deadlock {
+
+// Bytes one record occupies on the wire: its 4-byte record mark and the
+// 1024 encoded bytes (one fragment: xdrrec's 4000-byte buffer holds it).
+inline constexpr std::size_t packet_wire_bytes = 4 + 1024;
 
 demo_packet make_packet(packet_kind kind, std::uint32_t sequence);
 
