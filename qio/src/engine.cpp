@@ -447,11 +447,15 @@ bool EngineState::complete_writes(Channel& channel, FlushBudget& budget) {
     const std::uint64_t sent = channel.output.sent_position();
     const std::uint64_t length = channel.writes.front_length();
     const bool one_by_one = channel.writes.front_run().has_callback() || trace_;
-    std::uint64_t done = one_by_one ? 1 : channel.writes.front_run().count();
+    std::uint64_t done;
     if (start > sent)
       done = 0;
-    else if (length > 0)
-      done = std::min(done, (sent - start) / length);
+    else if (one_by_one) // no division on the path of every callback
+      done = sent - start >= length ? 1 : 0;
+    else
+      done = length > 0 ? std::min<std::uint64_t>(channel.writes.front_run().count(),
+                                                  (sent - start) / length)
+                        : channel.writes.front_run().count();
     done = std::min(done, limit - channel.writes_completed);
     if (done == 0 || channel.failing_writes) {
       if (channel.write_error != 0)
