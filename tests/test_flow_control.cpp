@@ -700,3 +700,41 @@ TEST_CASE("timeout_ms says when the nearest stall deadline needs a flush, and -1
   engine.terminate(fd);
   CHECK(engine.timeout_ms() == -1);
 }
+
+TEST_CASE("after a hard write error the loop hears that nothing is left to write, the "
+          "watermark falls, and a close waiting on the channel is due at once",
+          "[qio][flow][interest][errors]") {
+  FakeClock clock;
+  Engine engine = qio::detail::Seam::engine_over(clock);
+  FdPair pair = qio_test::socket_pair();
+  const int fd = pair.local.release();
+  static std::vector<bool> heard;
+  heard.clear();
+  engine.set_interest([](int, bool want, void*) { heard.push_back(want); }, nullptr);
+  WaterLog log;
+  log.engine = &engine;
+  log.high = 1000;
+  log.low = 0;
+  ChannelOptions options;
+  options.high_water = log.high;
+  options.low_water = log.low;
+  options.water = qio::WaterCallback::to(log);
+  REQUIRE_FALSE(engine.configure(fd, options));
+  pair.remote.reset(); // the peer is gone: the first send fails with EPIPE
+  Recorder recorder;
+  REQUIRE_FALSE(engine.write(fd, text(4000, 'e'), recorder.next(0)));
+  REQUIRE_FALSE(engine.close(fd, -1, recorder.next(1)));
+  CHECK(heard == std::vector<bool>{true});
+  engine.flush();
+  CHECK(heard == std::vector<bool>{true, false});
+  REQUIRE(log.calls.size() == 2);
+  CHECK(log.calls[0].first);
+  CHECK_FALSE(log.calls[1].first);
+  CHECK(log.agreed);
+  REQUIRE(recorder.calls.size() == 2);
+  CHECK(recorder.calls[0].error == EPIPE);
+  CHECK(recorder.calls[1].operation == Operation::close);
+  CHECK(recorder.calls[1].error == EPIPE);
+  CHECK(engine.timeout_ms() == -1);
+  CHECK(engine.pending() == 0);
+}

@@ -4,9 +4,10 @@
 // as the memo's display program did.
 //
 // Each packet says when it was sampled; the client measures how late it
-// arrived and checks the sequence numbers. One client is told to stop
-// reading for a while and then to resume: its packets pile up in the
-// server's qio queue meanwhile (or, with --prune, are dropped whole).
+// arrived and checks the sequence numbers. A stalling client is told to
+// stop reading for a while and then to resume: meanwhile its packets pile
+// up in the server's qio queue, or are pruned, or the server lets it go,
+// as its policy says; letting go ends its stream, maybe inside a record.
 #ifndef QIO_DEMO_DATA_SERVER_CLIENT_HPP
 #define QIO_DEMO_DATA_SERVER_CLIENT_HPP
 

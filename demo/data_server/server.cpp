@@ -6,7 +6,7 @@
 #include <sys/socket.h> // recv, MSG_DONTWAIT
 
 #include <algorithm>    // std::max, std::min
-#include <cerrno>       // errno, EINTR
+#include <cerrno>       // errno, EINTR, ENOBUFS, ETIMEDOUT
 #include <cmath>        // std::sin, the sampled values
 #include <cstring>      // std::strerror
 #include <system_error> // std::system_error
@@ -62,6 +62,21 @@ std::size_t encoded_size(data_packet& packet) {
   return xdr_sizeof(demo::xdr_procedure(&xdr_data_packet), &packet);
 }
 
+// The channel's qio_stat figures, their peak kept in `history` (the
+// figures go with the channel). False if it is no longer a channel.
+bool take_stats(int channel, QueueHistory& history, qio_channel_stats& stats) {
+  if (qio_stat(channel, &stats) != 0)
+    return false;
+  history.peak_queued_bytes = std::max(history.peak_queued_bytes, stats.peak_queued_bytes);
+  return true;
+}
+
+// The same when only the peak matters: before the channel goes.
+void keep_peak(int channel, QueueHistory& history) {
+  qio_channel_stats stats{};
+  take_stats(channel, history, stats);
+}
+
 } // namespace
 
 DataServer::DataServer(const ServerPlan& plan, std::vector<demo::UniqueFd> connections,
@@ -73,13 +88,18 @@ DataServer::DataServer(const ServerPlan& plan, std::vector<demo::UniqueFd> conne
   telemetry_value values[value_count];
   data_packet probe = sample_tick(0, 0, 0, values, samples_);
   encoded_bytes_ = encoded_size(probe);
-  for (demo::UniqueFd& connection : connections) {
+  for (std::size_t index = 0; index < connections.size(); ++index) {
     auto client = std::make_unique<Client>();
-    client->socket = std::move(connection);
+    client->socket = std::move(connections[index]);
+    client->policy = plan.policies[index];
+    client->stalls = plan.stalls[index];
     const int fd = client->socket.get();
-    // As the memo's data server: non-blocking, buffered, no limit.
+    // As the memo's data server: non-blocking, buffered, no request limit;
+    // then what the client's policy needs.
     if (const int error = qio_configure(fd, 1, 1, -1))
       throw std::system_error(error, std::generic_category(), "qio_configure");
+    if (const int error = apply_limits(fd, client->policy, plan.retirement))
+      throw std::system_error(error, std::generic_category(), "qio_setlimits");
     // One packet per xdrrec buffer, so one qio request per packet and
     // qio_pendc() counts packets.
     const auto buffer = static_cast<unsigned>(encoded_bytes_ + 64);
@@ -90,48 +110,106 @@ DataServer::DataServer(const ServerPlan& plan, std::vector<demo::UniqueFd> conne
 }
 
 DataServer::~DataServer() {
-  for (auto& client : clients_) {
-    if (client->history.gone)
-      continue;
-    xdr_destroy(&client->stream);
-    qio_termc(client->socket.get());
-  }
+  for (auto& client : clients_)
+    if (!client->history.gone)
+      drop_client(*client);
 }
 
+// A packet the stream could not queue means the channel failed: by the
+// client's soft limit or stall timeout (ENOBUFS, ETIMEDOUT: its policy at
+// work), or by a hard error (the client is gone).
 void DataServer::send_packet(Client& client, data_packet& packet) {
   const int fd = client.socket.get();
-  if (plan_.prune && qio_pendc(fd) > 0) {
+  if (client.policy == Policy::prune && qio_pendc(fd) > 0) {
     unsigned dropped = 0;
     xdr_qio_prune(fd, &dropped);
     client.history.pruned += dropped;
   }
-  if (!xdr_data_packet(&client.stream, &packet) || !xdrrec_endofrecord(&client.stream, TRUE)) {
-    fmt::print(stderr, "data server: queueing a packet failed: {}\n", std::strerror(errno));
-    drop_client(client);
+  if (xdr_data_packet(&client.stream, &packet) && xdrrec_endofrecord(&client.stream, TRUE)) {
+    ++client.history.queued_packets;
+    return;
   }
+  const int error = errno; // xdr_qio_writeit's: qio_write's error
+  if (error == ENOBUFS || error == ETIMEDOUT) {
+    retire(client, error);
+    return;
+  }
+  fmt::print(stderr, "data server: queueing a packet failed: {}\n", std::strerror(error));
+  drop_client(client);
 }
 
 void DataServer::send_tick(unsigned sequence, std::int64_t now_ns) {
+  if (first_tick_ns_ < 0)
+    first_tick_ns_ = now_ns;
   telemetry_value values[value_count];
   data_packet packet = sample_tick(sequence, now_ns, static_cast<double>(now_ns) / 1e9, values, samples_);
   for (auto& client : clients_)
-    if (!client->history.gone)
+    if (!client->history.gone && !client->history.closing)
       send_packet(*client, packet);
   note_queue_depths();
 }
 
+// Right after a tick's packets were queued: the deepest each queue gets.
+// The close policy decides here too, from qio_stat's stall time.
 void DataServer::note_queue_depths() {
-  for (auto& client : clients_)
-    if (!client->history.gone)
-      client->history.peak_packets = std::max<std::uint64_t>(
-          client->history.peak_packets, static_cast<std::uint64_t>(qio_pendc(client->socket.get())));
+  for (auto& client : clients_) {
+    if (client->history.gone || client->history.closing)
+      continue;
+    client->history.peak_packets = std::max<std::uint64_t>(
+        client->history.peak_packets, static_cast<std::uint64_t>(qio_pendc(client->socket.get())));
+    qio_channel_stats stats{};
+    if (take_stats(client->socket.get(), client->history, stats) &&
+        due_for_close(client->policy, stats, plan_.retirement))
+      begin_close(*client);
+  }
 }
 
+// Stops serving the client. A closing channel is ended by qio_termc, which
+// closes it and calls on_closed; any other is closed here.
 void DataServer::drop_client(Client& client) {
-  xdr_destroy(&client.stream);
+  const bool closing = client.history.closing;
+  if (!closing)
+    xdr_destroy(&client.stream);
   qio_termc(client.socket.get());
   client.socket.reset();
   client.history.gone = true;
+}
+
+// A limit failed the client's channel: what it cost is noted, and it goes.
+void DataServer::retire(Client& client, int error) {
+  keep_peak(client.socket.get(), client.history);
+  client.history.retired_at_ns = demo::monotonic_ns();
+  client.history.retired_error = error;
+  drop_client(client);
+}
+
+// The close policy: no more packets for this client; what is queued still
+// goes out if it resumes within the close's timeout, then qio closes the
+// connection and on_closed says how it ended.
+void DataServer::begin_close(Client& client) {
+  keep_peak(client.socket.get(), client.history);
+  xdr_destroy(&client.stream);
+  const int error = qio_close(client.socket.get(), plan_.retirement.close_timeout_ms,
+                              &DataServer::on_closed, &client);
+  if (error != 0) {
+    fmt::print(stderr, "data server: qio_close failed: {}\n", std::strerror(error));
+    qio_termc(client.socket.get());
+    client.socket.reset();
+    client.history.gone = true;
+    return;
+  }
+  client.history.closing = true;
+}
+
+void DataServer::on_closed(int error_code, int, int operation, char*, int, void* argument) {
+  if (operation != QIO_CLOSE)
+    return;
+  Client& client = *static_cast<Client*>(argument);
+  static_cast<void>(client.socket.release()); // qio has closed it
+  client.history.closing = false;
+  client.history.gone = true;
+  client.history.retired_at_ns = demo::monotonic_ns();
+  client.history.retired_error = error_code;
 }
 
 // One select: clients' sockets for reading (they send nothing, so
@@ -171,7 +249,28 @@ void DataServer::print_progress(double seconds, unsigned ticks) const {
                         report.current() == ClientState::stalled ? ", STALLED" : "");
   }
   fmt::print("{}\n", line);
+  for (std::size_t index = 0; index < clients_.size(); ++index)
+    if (clients_[index]->stalls)
+      print_stats_line(index);
   std::fflush(stdout);
+}
+
+// A client that stalls: its qio_stat figures, or how its policy retired it.
+void DataServer::print_stats_line(std::size_t index) const {
+  const Client& client = *clients_[index];
+  const QueueHistory& history = client.history;
+  std::string what;
+  qio_channel_stats stats{};
+  if (history.retired_at_ns >= 0)
+    what = fmt::format("retired at {:.2f} s ({}), peak {}",
+                       static_cast<double>(history.retired_at_ns - first_tick_ns_) / 1e9,
+                       describe_retirement(client.policy, history.retired_error),
+                       demo::format_bytes(history.peak_queued_bytes));
+  else if (history.gone || qio_stat(client.socket.get(), &stats) != 0)
+    what = "gone";
+  else
+    what = describe_stats(stats) + (history.closing ? ", closing" : "");
+  fmt::print("        #{} {}: {}\n", index + 1, policy_name(client.policy), what);
 }
 
 void DataServer::run() {
@@ -204,8 +303,10 @@ bool DataServer::drain() {
   while (qio_pend() > 0 && demo::monotonic_ns() < deadline)
     wait_for_io(std::min(deadline, demo::monotonic_ns() + plan_.tick_ns));
   for (auto& client : clients_)
-    if (!client->history.gone)
+    if (!client->history.gone) {
       client->history.left_at_end = static_cast<std::uint64_t>(qio_pendc(client->socket.get()));
+      keep_peak(client->socket.get(), client->history);
+    }
   return qio_pend() == 0;
 }
 

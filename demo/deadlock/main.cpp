@@ -281,7 +281,7 @@ void add_peer_rows(demo::Table& table, PeerIndex peer, const std::vector<RunRepo
   const std::string name(peer_names[peer]);
   std::vector<std::string> sent{name + (settings.rpc ? ": records answered" : ": records sent")},
       received{name + (settings.rpc ? ": served" : ": received")},
-      queue{name + ": peak queue"}, time{name + ": time"};
+      queue{name + ": peak queued"}, time{name + ": time"};
   for (std::size_t index = 0; index < reports.size(); ++index) {
     const PeerCounters& counters = reports[index].peers[peer];
     sent.push_back(records_cell(counters.records_sent, counters.bytes_sent, settings));

@@ -4,12 +4,10 @@
 
 #include <unistd.h> // write
 
-#include <algorithm>    // std::max
 #include <cerrno>       // errno, EINTR
 #include <system_error> // std::system_error
 
 #include "common/xdr_procedure.hpp"
-#include "packets.hpp"
 #include "qio/engine.hpp"
 #include "xdr_glue/record_writer.hpp"
 
@@ -83,15 +81,19 @@ public:
       return false;
     }
     ++status_.records_sent;
-    bytes_queued_ += packet_wire_bytes;
     return true;
   }
   int add_pending(fd_set& writable) const override { return engine_.fill_fdset(writable); }
+  // The counters come from the engine's own figures for the channel
+  // (Engine::stats, qio_stat in C): bytes the kernel took, and the most
+  // that ever waited in the queue.
   bool flush() override {
     engine_.flush();
-    const std::size_t waiting = writer_.queued_bytes();
-    status_.bytes_sent = bytes_queued_ - waiting;
-    status_.peak_queued_bytes = std::max<std::uint64_t>(status_.peak_queued_bytes, waiting);
+    qio::ChannelStats stats;
+    if (!engine_.stats(socket_, stats)) {
+      status_.bytes_sent = stats.bytes_written;
+      status_.peak_queued_bytes = stats.peak_queued_bytes;
+    }
     if (const std::error_code error = writer_.error()) {
       errno = error.value();
       return false;
@@ -105,7 +107,6 @@ private:
   PeerStatus& status_;
   qio::Engine engine_;
   xdr_glue::RecordWriter writer_{engine_, socket_};
-  std::uint64_t bytes_queued_ = 0; // wire bytes of every record queued so far
 };
 
 } // namespace

@@ -37,7 +37,7 @@ struct PeerCounters {
   std::uint64_t bytes_sent = 0; // bytes the kernel accepted from write(2)
   std::uint64_t bytes_received = 0;
   std::uint64_t bad_records = 0;       // wrong kind, order or checksum
-  std::uint64_t peak_queued_bytes = 0; // qio only
+  std::uint64_t peak_queued_bytes = 0; // qio only: Engine::stats' peak
   std::int64_t elapsed_ns = 0;         // from start to finished
 };
 

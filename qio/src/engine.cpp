@@ -262,12 +262,13 @@ std::error_code EngineState::seek(int fd, off_t offset, StoredCallback callback,
 
 void EngineState::flush_all() {
   DispatchScope scope(*this);
+  // Rises first: they come before any callback of this flush.
+  if (water_channels_ > 0)
+    report_rises();
   deliver_deferred();
   if (!pending_channels_.linked())
     return;
   flush_now_ms_ = now_ms();
-  if (water_channels_ > 0)
-    report_rises();
   // Take the whole pending list: channels that still have work after their
   // turn, and channels that callbacks give new work, go back on it.
   ListNode batch;
@@ -288,11 +289,13 @@ std::error_code EngineState::flush_one(int fd) {
   if (!channel)
     return error_of(EBADF);
   DispatchScope scope(*this);
-  deliver_deferred();
-  flush_now_ms_ = now_ms();
   report_water(*channel);
-  if (channel->attached)
-    flush_channel(*channel);
+  deliver_deferred();
+  // A callback may have terminated the channel: look it up again.
+  if ((channel = find(fd)) == nullptr)
+    return {};
+  flush_now_ms_ = now_ms();
+  flush_channel(*channel);
   if (channel->attached)
     mark_pending(*channel);
   return {};
@@ -309,14 +312,23 @@ void EngineState::flush_channel(Channel& channel) {
   note_progress(channel, flush_now_ms_);
   FlushBudget budget;
   bool progress = true;
+  // Bytes sent, or dropped by a hard write error: a fall to report, before
+  // the callbacks of the writes that made it.
+  auto report_output_change = [this](Channel& changed) {
+    if (changed.attached)
+      report_water(changed);
+    if (changed.attached && interest_)
+      update_interest(changed);
+  };
   while (progress && channel.attached && channel.pending_requests() > 0 && budget.left()) {
+    channel.note_peak(); // callbacks may have queued more since
     progress = send_output(channel, budget);
-    if (progress && channel.attached)
-      report_water(channel);
-    if (progress && channel.attached && interest_)
-      update_interest(channel);
-    if (channel.attached)
-      progress |= complete_writes(channel, budget);
+    if (progress)
+      report_output_change(channel);
+    if (channel.attached && complete_writes(channel, budget)) {
+      progress = true;
+      report_output_change(channel);
+    }
     if (channel.attached)
       progress |= complete_next_input(channel, budget);
   }
@@ -435,11 +447,15 @@ bool EngineState::complete_writes(Channel& channel, FlushBudget& budget) {
     const std::uint64_t sent = channel.output.sent_position();
     const std::uint64_t length = channel.writes.front_length();
     const bool one_by_one = channel.writes.front_run().has_callback() || trace_;
-    std::uint64_t done = one_by_one ? 1 : channel.writes.front_run().count();
+    std::uint64_t done;
     if (start > sent)
       done = 0;
-    else if (length > 0)
-      done = std::min(done, (sent - start) / length);
+    else if (one_by_one) // no division on the path of every callback
+      done = sent - start >= length ? 1 : 0;
+    else
+      done = length > 0 ? std::min<std::uint64_t>(channel.writes.front_run().count(),
+                                                  (sent - start) / length)
+                        : channel.writes.front_run().count();
     done = std::min(done, limit - channel.writes_completed);
     if (done == 0 || channel.failing_writes) {
       if (channel.write_error != 0)
@@ -546,6 +562,9 @@ std::error_code EngineState::wait(int fd, int timeout_ms) {
         return error_of(ETIMEDOUT);
       remaining_ms = static_cast<int>(left.count());
     }
+    // Wake for the engine's own deadlines (soft limit, stall, close) too.
+    if (const int engine_deadline = this->timeout_ms(); engine_deadline >= 0)
+      remaining_ms = remaining_ms < 0 ? engine_deadline : std::min(remaining_ms, engine_deadline);
     short events = 0;
     if (channel->output.unsent_bytes() > 0)
       events |= POLLOUT;

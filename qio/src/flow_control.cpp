@@ -289,13 +289,14 @@ std::error_code EngineState::close(int fd, int timeout_ms, StoredCallback callba
     return error_of(EPIPE);
   DispatchScope scope(*this);
   Delivery delivery(*this);
-  // Pending reads are cancelled; seeks stay in their place among the writes.
+  // Pending reads are cancelled; seeks stay in their place among the
+  // writes. The one allocation comes first; putting a seek back where one
+  // was just taken needs none.
   notices_.reserve(notices_.size() + channel->inputs.size());
-  Ring<InputRequest> kept;
-  while (!channel->inputs.empty()) {
-    InputRequest request = channel->inputs.pop_front();
+  for (std::size_t left = channel->inputs.size(); left > 0; --left) {
+    const InputRequest request = channel->inputs.pop_front();
     if (request.operation == Operation::seek) {
-      kept.push_back(request);
+      channel->inputs.push_back_reserved(request);
       continue;
     }
     --pending_requests_;
@@ -304,8 +305,6 @@ std::error_code EngineState::close(int fd, int timeout_ms, StoredCallback callba
                         request.callback,
                         request.abi});
   }
-  while (!kept.empty())
-    channel->inputs.push_back(kept.pop_front());
   channel->closing = true;
   channel->close_callback = callback;
   channel->close_abi = abi;
@@ -325,6 +324,11 @@ std::error_code EngineState::close(int fd, int timeout_ms, StoredCallback callba
 // collected after every write's.
 void EngineState::finish_close(Channel& channel, int error) {
   const int fd = channel.fd;
+  // The loop hears of it while the descriptor is still open (epoll_ctl).
+  if (channel.wants_write && interest_) {
+    channel.wants_write = false;
+    interest_.invoke_interest(interest_abi_, fd, false);
+  }
   if (error == 0 && channel.kind == DescriptorKind::socket)
     system_.shutdown(fd, SHUT_WR);
   system_.close(fd);
@@ -368,12 +372,13 @@ int EngineState::timeout_ms() const {
   for (const ListNode* node = pending_channels_.next; node != &pending_channels_;
        node = node->next) {
     const Channel& channel = static_cast<const Channel&>(*node);
-    if (!channel.has_timed_limits() || channel.write_error != 0)
+    if (!channel.has_timed_limits())
       continue;
     if (now < 0)
       now = now_ms();
     const ChannelOptions& options = channel.options;
-    const std::uint64_t queued = channel.output.unsent_bytes();
+    // A failed channel has no limit left to break, but may still close.
+    const std::uint64_t queued = channel.write_error != 0 ? 0 : channel.output.unsent_bytes();
     auto consider = [&](std::int64_t deadline) {
       const std::int64_t wait = std::max<std::int64_t>(0, deadline - now);
       soonest = soonest < 0 ? wait : std::min(soonest, wait);

@@ -14,8 +14,9 @@
  * All functions act on one process-wide queue set and must be called from
  * one thread (the C++ API, qio/engine.hpp, offers independent engines).
  * Every accepted request gets exactly one AST call, and only from
- * qio_flush, qio_flushc, qio_wait, qio_prune, qio_term, qio_termc or
- * qio_init: never from inside the call that queued it. Requests still
+ * qio_flush, qio_flushc, qio_wait, qio_prune, qio_term, qio_termc,
+ * qio_close (the reads it cancels) or qio_init: never from inside the call
+ * that queued it. Requests still
  * pending when the process exits get none (call qio_term first to cancel
  * them). Nothing but qio_wait blocks. Full reference: docs/reference/.
  */
@@ -217,8 +218,9 @@ QIO_EXPORT int qio_setlimit_total(size_t max_total_queued_bytes);
 
 /* Watermarks: fn(channel, 1, queued, arg) when the queued bytes rise to
  * `high` or more; fn(channel, 0, queued, arg) when they later fall to
- * `low` or less; strictly alternating, from flushes and waits only (a
- * producer that must know at once calls qio_stat). fn NULL removes them.
+ * `low` or less; strictly alternating, from flushes, waits and the
+ * cancelling calls, never from the call that queued (a producer that must
+ * know at once calls qio_stat). fn NULL removes them.
  * Errors: EBADF, EINVAL (low > high). */
 typedef void (*qio_water_fn)(int channel, int above_high, size_t queued_bytes, void *arg);
 QIO_EXPORT int qio_watermark(int channel, size_t high, size_t low, qio_water_fn fn, void *arg);
