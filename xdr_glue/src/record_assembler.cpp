@@ -8,6 +8,7 @@
 // reader feeds (input_room() at a time), a buffer of at most max_record
 // and storage_limit() in all.
 #include "xdr_glue/record_assembler.hpp"
+#include "error.hpp"
 
 #include <algorithm> // std::min, std::max
 #include <cerrno>    // EAGAIN, EMSGSIZE, ...
@@ -109,8 +110,6 @@ void RecordStore::make_room(std::size_t more) {
 } // namespace detail
 
 namespace {
-
-std::error_code error_of(int value) noexcept { return {value, std::generic_category()}; }
 
 // XDR memory streams take a u_int size, so no record may be larger.
 constexpr std::size_t largest_record = std::numeric_limits<std::uint32_t>::max();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // record_queue.cpp - queueing writer buffers and pruning whole records.
 #include "record_queue.hpp"
+#include "error.hpp"
 
 #include <algorithm> // std::min
 #include <cerrno>    // ECANCELED, EBUSY, ENOMEM
@@ -9,8 +10,6 @@
 
 namespace xdr_glue::detail {
 namespace {
-
-std::error_code error_of(int value) noexcept { return {value, std::generic_category()}; }
 
 // A chunk with room for `size` bytes, or nullptr when memory ran out.
 std::unique_ptr<Chunk> allocate_chunk(std::size_t size, std::uint64_t tag) noexcept {

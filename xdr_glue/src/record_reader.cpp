@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // record_reader.cpp - reading record-marked input without blocking.
 #include "xdr_glue/record_reader.hpp"
+#include "error.hpp"
 
 #include <poll.h>       // poll, for descriptors that are not sockets
 #include <sys/socket.h> // recv, MSG_DONTWAIT
@@ -12,8 +13,6 @@
 
 namespace xdr_glue {
 namespace {
-
-std::error_code error_of(int value) noexcept { return {value, std::generic_category()}; }
 
 // At most one read() of this size per system call; records larger than
 // it simply take several reads.

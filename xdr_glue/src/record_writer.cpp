@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // record_writer.cpp - an xdrrec stream whose writer queues on a qio::Engine.
 #include "xdr_glue/record_writer.hpp"
+#include "error.hpp"
 
 #include <cerrno>  // EINVAL, EIO
 #include <limits>  // std::numeric_limits
@@ -11,11 +12,6 @@
 #include "transports.hpp"
 
 namespace xdr_glue {
-namespace {
-
-std::error_code error_of(int value) noexcept { return {value, std::generic_category()}; }
-
-} // namespace
 
 RecordWriter::RecordWriter(qio::Engine& engine, int fd, unsigned send_size)
     : queue_(std::make_shared<detail::RecordQueue>(detail::engine_transport(engine), fd)) {

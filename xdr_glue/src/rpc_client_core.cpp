@@ -6,6 +6,7 @@
 // may make new calls and nothing it does can complete a call twice; no
 // iterator into the table is held across a handler.
 #include "rpc_client_core.hpp"
+#include "error.hpp"
 
 #include <unistd.h> // getpid, for a fresh first xid
 
@@ -19,7 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::error_code error_of(int value) noexcept { return {value, std::generic_category()}; }
 
 // Reading stops after this many rounds of (fill, take every record) in
 // one poll, so a server that never stops sending cannot hold the caller's

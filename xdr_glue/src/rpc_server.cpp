@@ -7,6 +7,7 @@
 // nothing in it waits for a client. Time comes from the options' clock,
 // read once per process().
 #include "xdr_glue/rpc_server.hpp"
+#include "error.hpp"
 
 #include <fcntl.h>      // fcntl, O_NONBLOCK
 #include <sys/socket.h> // accept4
@@ -27,8 +28,6 @@
 
 namespace xdr_glue::rpc {
 namespace {
-
-std::error_code error_of(int value) noexcept { return {value, std::generic_category()}; }
 
 // Accepting is bounded per turn so a connection storm cannot starve the
 // clients already connected.
