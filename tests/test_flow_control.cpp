@@ -93,6 +93,21 @@ struct Recorder {
 
 std::string text(std::size_t length, char fill) { return std::string(length, fill); }
 
+// An engine on a fake clock and one channel, configured with `options`,
+// whose peer reads only when the test says. Tests bind its members:
+//   auto& [clock, engine, pair, fd, recorder] = setup;
+struct ClockedChannel {
+  FakeClock clock;
+  Engine engine = qio::detail::Seam::engine_over(clock);
+  FdPair pair = small_socket_pair();
+  int fd = pair.local.get();
+  Recorder recorder;
+
+  explicit ClockedChannel(const ChannelOptions& options) {
+    REQUIRE_FALSE(engine.configure(fd, options));
+  }
+};
+
 ChannelStats stats_of(const Engine& engine, int fd) {
   ChannelStats stats;
   REQUIRE_FALSE(engine.stats(fd, stats));
@@ -197,15 +212,11 @@ TEST_CASE("the hard limit refuses a write that would pass it and queues nothing"
 TEST_CASE("above the soft limit for soft_ms, every pending request fails with ENOBUFS in "
           "order and the error sticks until configure",
           "[qio][flow][limits][soft]") {
-  FakeClock clock;
-  Engine engine = qio::detail::Seam::engine_over(clock);
-  FdPair pair = small_socket_pair();
-  const int fd = pair.local.get();
   ChannelOptions options;
   options.soft_queued_bytes = 64 * 1024;
   options.soft_ms = 500;
-  REQUIRE_FALSE(engine.configure(fd, options));
-  Recorder recorder;
+  ClockedChannel setup(options);
+  auto& [clock, engine, pair, fd, recorder] = setup;
   const std::string chunk = text(32 * 1024, 'x');
   for (int i = 0; i < 8; ++i)
     REQUIRE_FALSE(engine.write(fd, chunk, recorder.next(i)));
@@ -243,14 +254,10 @@ TEST_CASE("above the soft limit for soft_ms, every pending request fails with EN
 
 TEST_CASE("soft_ms 0 fails the channel at the first flush that sees it above the soft limit",
           "[qio][flow][limits][soft]") {
-  FakeClock clock;
-  Engine engine = qio::detail::Seam::engine_over(clock);
-  FdPair pair = small_socket_pair();
-  const int fd = pair.local.get();
   ChannelOptions options;
   options.soft_queued_bytes = 1000;
-  REQUIRE_FALSE(engine.configure(fd, options));
-  Recorder recorder;
+  ClockedChannel setup(options);
+  auto& [clock, engine, pair, fd, recorder] = setup;
   REQUIRE_FALSE(engine.write(fd, text(900, 'a'), recorder.next(0)));
   engine.flush(); // the peer's buffer takes it: below the limit
   const std::string big = text(256 * 1024, 'b');
@@ -264,14 +271,10 @@ TEST_CASE("soft_ms 0 fails the channel at the first flush that sees it above the
 TEST_CASE("a stall of stall_ms fails the channel with ETIMEDOUT; a byte that moves restarts the "
           "stall clock",
           "[qio][flow][limits][stall]") {
-  FakeClock clock;
-  Engine engine = qio::detail::Seam::engine_over(clock);
-  FdPair pair = small_socket_pair();
-  const int fd = pair.local.get();
   ChannelOptions options;
   options.stall_ms = 1000;
-  REQUIRE_FALSE(engine.configure(fd, options));
-  Recorder recorder;
+  ClockedChannel setup(options);
+  auto& [clock, engine, pair, fd, recorder] = setup;
   REQUIRE_FALSE(engine.write(fd, text(512 * 1024, 's'), recorder.next(0)));
   engine.flush();
   clock.now_ms += 600;
