@@ -741,3 +741,60 @@ TEST_CASE("after a hard write error the loop hears that nothing is left to write
   CHECK(engine.timeout_ms() == -1);
   CHECK(engine.pending() == 0);
 }
+
+TEST_CASE("a channel failed in the middle of a write, configured again, sends its next write "
+          "whole and completes it only when it is sent",
+          "[qio][flow][limits][soft]") {
+  ChannelOptions options;
+  options.soft_queued_bytes = 1000;
+  ClockedChannel setup(options);
+  auto& [clock, engine, pair, fd, recorder] = setup;
+  REQUIRE_FALSE(engine.write(fd, text(512 * 1024, 'a'), recorder.next(0)));
+  engine.flush(); // partly sent, far above the soft limit: fails now
+  REQUIRE(recorder.calls.size() == 1);
+  CHECK(recorder.calls[0].error == ENOBUFS);
+  const std::size_t first_part = recorder.calls[0].length;
+  REQUIRE(first_part > 0);
+  REQUIRE_FALSE(engine.configure(fd, {}));
+  const std::string later = text(100, 'b');
+  REQUIRE_FALSE(engine.write(fd, later, recorder.next(1)));
+  CHECK(engine.pending(fd) == 1);
+  std::string received;
+  while (engine.pending(fd) > 0) {
+    qio_test::drain_available(pair.remote.get(), received);
+    engine.flush();
+  }
+  qio_test::drain_available(pair.remote.get(), received);
+  CHECK(received.size() == first_part + later.size());
+  CHECK(received.substr(first_part) == later);
+  REQUIRE(recorder.calls.size() == 2);
+  CHECK(recorder.calls[1].error == 0);
+  CHECK(recorder.calls[1].length == later.size());
+}
+
+TEST_CASE("the flush budget never cuts a message in two: large seqpacket messages leave whole",
+          "[qio][flow][budget]") {
+  // A kernel that takes every message whole at once, so one flush could
+  // pass the budget's byte limit in the middle of one.
+  struct TakesEverything : FakeClock {
+    std::vector<std::size_t> messages;
+    ssize_t sendmsg(int, const msghdr* message, int) override {
+      std::size_t bytes = 0;
+      for (std::size_t i = 0; i < message->msg_iovlen; ++i)
+        bytes += message->msg_iov[i].iov_len;
+      messages.push_back(bytes);
+      return static_cast<ssize_t>(bytes);
+    }
+  } kernel;
+  Engine engine = qio::detail::Seam::engine_over(kernel);
+  FdPair pair = qio_test::socket_pair(SOCK_SEQPACKET);
+  const int fd = pair.local.get();
+  REQUIRE_FALSE(engine.configure(fd, {}));
+  constexpr int count = 50; // 5 MB: more than one flush's 4 MiB
+  for (int i = 0; i < count; ++i)
+    REQUIRE_FALSE(engine.write(fd, text(100'000, static_cast<char>('A' + i % 26))));
+  for (int flushes = 0; flushes < 10 && engine.pending(fd) > 0; ++flushes)
+    engine.flush();
+  CHECK(engine.pending(fd) == 0);
+  CHECK(kernel.messages == std::vector<std::size_t>(count, 100'000));
+}

@@ -289,7 +289,8 @@ std::error_code EngineState::flush_one(int fd) {
   if (!channel)
     return error_of(EBADF);
   DispatchScope scope(*this);
-  report_water(*channel);
+  if (!channel->above_high_water)
+    report_water(*channel); // a rise, before any callback of this flush
   deliver_deferred();
   // A callback may have terminated the channel: look it up again.
   if ((channel = find(fd)) == nullptr)
@@ -306,6 +307,12 @@ std::error_code EngineState::flush_one(int fd) {
 // callback may flush again: the nested call leaves this channel alone.
 void EngineState::flush_channel(Channel& channel) {
   if (channel.dispatching)
+    return;
+  // Completions of an eviction a callback of this flush caused come before
+  // this channel's own.
+  if (!deferred_notices_.empty())
+    deliver_deferred();
+  if (!channel.attached)
     return;
   channel.dispatching = true;
   channel.note_peak();
@@ -334,9 +341,13 @@ void EngineState::flush_channel(Channel& channel) {
   }
   if (channel.attached && (channel.has_timed_limits()))
     check_deadlines(channel, flush_now_ms_);
+  note_progress(channel, flush_now_ms_);
   channel.dispatching = false;
+  // Inside a callback's flush, a callback further up may still hold a
+  // pointer into a block this flush finished with: keep it until the
+  // outermost dispatch returns.
   if (channel.attached)
-    channel.output.release_sent();
+    channel.output.release_sent(dispatch_depth_ > 1 ? &released_storage_ : nullptr);
 }
 
 // Sends unsent bytes, many requests per system call, until the descriptor
@@ -349,8 +360,11 @@ bool EngineState::send_output(Channel& channel, FlushBudget& budget) {
   bool moved = false;
   while (budget.left()) {
     std::size_t offered = 0;
+    // A message is never cut to fit the budget: it goes whole or next time.
     const std::uint64_t limit =
-        std::min(output_limit(channel), channel.output.sent_position() + budget.bytes_left);
+        channel.keeps_message_boundaries
+            ? output_limit(channel)
+            : std::min(output_limit(channel), channel.output.sent_position() + budget.bytes_left);
     const int count = channel.output.gather(vectors, IOV_MAX, limit, &offered);
     if (count == 0)
       return moved;

@@ -77,6 +77,7 @@ std::error_code EngineState::set_limits(int fd, std::size_t max_queued_bytes,
   options.soft_ms = soft_ms;
   options.stall_ms = stall_ms;
   channel->soft_since_ms = -1;
+  channel->progress_ms = -1; // the stall clock starts at the next flush
   channel->has_limits = options.max_outstanding != unlimited || max_queued_bytes != unlimited;
   channel->update_plain_writes(watches_writes());
   if (trace_)
@@ -130,7 +131,10 @@ void EngineState::fail_channel(Channel& channel, int error, bool deferred) {
   dropped.reserve(channel.output.segment_count());
   take_requests(channel, false, error);
   const std::uint64_t unsent_before = channel.output.unsent_bytes();
-  channel.output.truncate(channel.output.sent_position(), dropped);
+  // Every block goes, sent ones too: the notices point into them, and may
+  // be delivered after this flush (deferred) or after the channel is gone.
+  channel.output.discard_all(dropped);
+  channel.writes.restart_at(channel.output.queued_position());
   unsent_dropped(unsent_before);
   channel.write_error = error;
   channel.failing_writes = true;
@@ -288,6 +292,9 @@ std::error_code EngineState::close(int fd, int timeout_ms, StoredCallback callba
   if (channel->closing)
     return error_of(EPIPE);
   DispatchScope scope(*this);
+  deliver_deferred(); // an eviction's completions come before the reads'
+  if ((channel = find(fd)) == nullptr)
+    return error_of(EBADF);
   Delivery delivery(*this);
   // Pending reads are cancelled; seeks stay in their place among the
   // writes. The one allocation comes first; putting a seek back where one

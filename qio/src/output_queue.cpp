@@ -103,15 +103,19 @@ void OutputQueue::mark_sent(std::uint64_t bytes) noexcept {
   advance_cursor();
 }
 
-void OutputQueue::release_sent() noexcept {
+void OutputQueue::release_sent(std::vector<std::unique_ptr<char[]>>* park) {
   // A wholly sent tail block goes too: an idle channel holds no block.
   if (appendable_tail_ != nullptr && sent_position_ == queued_position_) {
     appendable_tail_ = nullptr;
     cursor_segment_ = segments_.size();
   }
+  if (park != nullptr)
+    park->reserve(park->size() + cursor_segment_); // the one step that may throw
   while (cursor_segment_ > 0) {
     Segment segment = segments_.pop_front();
-    if (pool_ != nullptr && segment.pool_size != 0)
+    if (park != nullptr && segment.storage)
+      park->push_back(std::move(segment.storage));
+    else if (pool_ != nullptr && segment.pool_size != 0)
       pool_->give(std::move(segment.storage), segment.pool_size);
     --cursor_segment_;
   }
@@ -125,6 +129,19 @@ void OutputQueue::skip_to(std::uint64_t position) noexcept {
   if (position > sent_position_)
     sent_position_ = position;
   advance_cursor();
+}
+
+void OutputQueue::discard_all(std::vector<std::unique_ptr<char[]>>& dropped) {
+  dropped.reserve(dropped.size() + segments_.size());
+  while (!segments_.empty()) {
+    Segment segment = segments_.pop_front();
+    if (segment.storage)
+      dropped.push_back(std::move(segment.storage));
+  }
+  cursor_segment_ = 0;
+  next_block_capacity_ = 0;
+  appendable_tail_ = nullptr;
+  queued_position_ = sent_position_;
 }
 
 void OutputQueue::truncate(std::uint64_t position,

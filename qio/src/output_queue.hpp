@@ -90,8 +90,10 @@ public:
   // Marks `bytes` more as sent. Their storage stays until release_sent, so
   // completion callbacks can still be handed a pointer to them.
   void mark_sent(std::uint64_t bytes) noexcept;
-  // Frees every segment that is wholly sent.
-  void release_sent() noexcept;
+  // Frees every segment that is wholly sent, or, given `park`, moves their
+  // storage there (a callback further up the stack may still hold a
+  // pointer into it).
+  void release_sent(std::vector<std::unique_ptr<char[]>>* park = nullptr);
   // Treats bytes before `position` (<= queued_position) as sent without
   // sending them: the bytes of writes that failed.
   void skip_to(std::uint64_t position) noexcept;
@@ -101,6 +103,10 @@ public:
   // appends, so its dropped bytes are not overwritten either.
   void truncate(std::uint64_t position,
                 std::vector<std::unique_ptr<char[]>>& dropped);
+  // Drops every byte not yet sent and lets go of every segment, sent ones
+  // too, moving their storage to `dropped` (pointers handed out stay valid
+  // while the caller holds it): the queue of a failed channel.
+  void discard_all(std::vector<std::unique_ptr<char[]>>& dropped);
   // Number of segments (blocks and references) currently held.
   std::size_t segment_count() const noexcept { return segments_.size(); }
 

@@ -48,7 +48,8 @@ public:
 
   // Whether one more write of `length` bytes without a callback may join.
   bool can_take(std::uint64_t length) const noexcept {
-    return length == length_ && count_and_flags_ < most_requests;
+    // A run of long requests holds the sentinel, which no length may match.
+    return length < long_length && length == length_ && count_and_flags_ < most_requests;
   }
   void add_one() noexcept { ++count_and_flags_; }
   void remove(std::uint32_t requests) noexcept { count_and_flags_ -= requests; }
@@ -139,6 +140,9 @@ public:
     }
     return span;
   }
+  // After every request was taken off, the next one starts at `position`
+  // (the stream moved on: bytes of requests cut short were dropped).
+  void restart_at(std::uint64_t position) noexcept { front_start_ = position; }
   // Where the last request, which ends at `back_end`, starts.
   std::uint64_t back_start(std::uint64_t back_end) const noexcept {
     return back_end - length_of(runs_.back(), false);
