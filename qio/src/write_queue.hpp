@@ -48,8 +48,7 @@ public:
 
   // Whether one more write of `length` bytes without a callback may join.
   bool can_take(std::uint64_t length) const noexcept {
-    // A run of long requests holds the sentinel, which no length may match.
-    return length < long_length && length == length_ && count_and_flags_ < most_requests;
+    return length == length_ && count_and_flags_ < most_requests;
   }
   void add_one() noexcept { ++count_and_flags_; }
   void remove(std::uint32_t requests) noexcept { count_and_flags_ -= requests; }
@@ -103,7 +102,9 @@ public:
     runs_.push_back_reserved(run);
     if (run.has_long_length()) [[unlikely]]
       long_lengths_.push_back_reserved(length);
-    open_run_ = has_callback ? nullptr : &runs_.back();
+    // A long request's run holds the sentinel length, which a write of
+    // exactly that many bytes would match: it stays closed.
+    open_run_ = has_callback || run.has_long_length() ? nullptr : &runs_.back();
   }
 
   // The front run: how many of its requests are wholly before `sent`, its
