@@ -2,6 +2,7 @@
 // record_queue.cpp - queueing writer buffers and pruning whole records.
 #include "record_queue.hpp"
 #include "error.hpp"
+#include "heap_footprint.hpp"
 
 #include <algorithm> // std::min
 #include <cerrno>    // ECANCELED, EBUSY, ENOMEM
@@ -104,8 +105,18 @@ std::error_code RecordQueue::enqueue(std::unique_ptr<Chunk> chunk) {
     return refused;
   }
   queued_bytes_ += chunk->size;
+  ++queued_chunks_;
   link_last(*chunk.release());
   return {};
+}
+
+// Each chunk is two allocations (the chunk and its bytes), rounded as
+// malloc rounds them; the bytes are counted at their own size, a little
+// under their allocation, which the chunk's share makes up for.
+std::size_t RecordQueue::queued_memory() const noexcept {
+  constexpr std::size_t per_chunk =
+      heap_footprint(sizeof(Chunk)) + heap_footprint(0) + qio_write_bookkeeping;
+  return queued_bytes_ + queued_chunks_ * per_chunk;
 }
 
 void RecordQueue::link_last(Chunk& chunk) noexcept {
@@ -124,6 +135,7 @@ void RecordQueue::unlink(Chunk& chunk) noexcept {
 void RecordQueue::release(Chunk* chunk) noexcept {
   unlink(*chunk);
   queued_bytes_ -= chunk->size;
+  --queued_chunks_;
   delete chunk;
 }
 
@@ -151,6 +163,7 @@ void RecordQueue::complete(Chunk* chunk, const std::error_code& error) {
 void RecordQueue::set_aside_unsent(Chunk* chunk, const std::error_code& error) noexcept {
   unlink(*chunk);
   queued_bytes_ -= chunk->size;
+  --queued_chunks_;
   chunk->bytes.reset();
   chunk->unsent_error = error;
   (unsent_last_ ? unsent_last_->next : unsent_first_) = chunk;

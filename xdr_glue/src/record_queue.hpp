@@ -114,6 +114,9 @@ public:
   void start_new_stream() noexcept { tracker_.reset(); }
   // Bytes queued and not yet written.
   std::size_t queued_bytes() const noexcept { return queued_bytes_; }
+  // The heap those bytes take with their chunks and qio's bookkeeping of
+  // each (heap_footprint.hpp): what a backlog really costs.
+  std::size_t queued_memory() const noexcept;
   // The first error a write of this queue completed with (not ECANCELED),
   // or a failure to queue again after a prune.
   std::error_code write_error() const noexcept { return write_error_; }
@@ -139,6 +142,7 @@ private:
   Chunk* unsent_first_ = nullptr; // tagged chunks not written, oldest first,
   Chunk* unsent_last_ = nullptr;  // linked through `next`
   std::size_t queued_bytes_ = 0;
+  std::size_t queued_chunks_ = 0;
   std::error_code write_error_;
   bool pruning_ = false;
   bool prune_planned_ = false;

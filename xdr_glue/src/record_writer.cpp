@@ -81,6 +81,8 @@ std::error_code RecordWriter::prune(std::size_t* records_dropped) {
 
 std::size_t RecordWriter::queued_bytes() const noexcept { return queue_->queued_bytes(); }
 
+std::size_t RecordWriter::queued_memory() const noexcept { return queue_->queued_memory(); }
+
 std::error_code RecordWriter::error() const noexcept { return queue_->write_error(); }
 
 } // namespace xdr_glue

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 // reply_order.cpp - places in line for a client's replies.
 #include "reply_order.hpp"
+#include "heap_footprint.hpp"
 
 #include <utility> // std::move
 
 namespace xdr_glue::rpc::detail {
+
+using xdr_glue::detail::heap_footprint;
 
 std::shared_ptr<DeferredCall> ReplyOrder::defer(Server& server, int connection,
                                                 std::uint32_t xid, xdrproc_t encode_result) {
@@ -41,6 +44,15 @@ bool ReplyOrder::next_due(std::vector<char>& message) {
   places_.pop_front();
   ++first_place_;
   return true;
+}
+
+// A place is counted with a whole DeferredCall and its shared_ptr control
+// block (two pointers and two counts) whether deferred or not, and each
+// held reply at its allocation: a generous bound on the deque's blocks.
+std::size_t ReplyOrder::held_memory() const noexcept {
+  constexpr std::size_t per_place =
+      sizeof(Place) + heap_footprint(sizeof(DeferredCall) + 2 * sizeof(void*) + 8);
+  return held_bytes_ + places_.size() * (per_place + heap_footprint(0));
 }
 
 void ReplyOrder::cancel_all() noexcept {

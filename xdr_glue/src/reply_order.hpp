@@ -57,6 +57,9 @@ public:
 
   std::size_t deferred_calls() const noexcept { return deferred_calls_; }
   std::size_t held_bytes() const noexcept { return held_bytes_; }
+  // The heap the line takes: its places, the deferred calls' shared
+  // state and the held replies, as malloc rounds them.
+  std::size_t held_memory() const noexcept;
 
 private:
   struct Place {

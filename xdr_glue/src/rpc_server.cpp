@@ -97,6 +97,10 @@ struct Server::Connection {
   std::uint64_t calls_taken = 0;
   TimePoint last_active;               // when it was last seen busy
   std::optional<TimePoint> call_began; // when the call now arriving began
+  // While its replies are past the bound: since when none of them moved,
+  // and how many bytes the engine had written for it then.
+  std::optional<TimePoint> stalled_since;
+  std::uint64_t bytes_written_then = 0;
 };
 
 // The call whose handler is running, so that defer() can find it.
@@ -244,9 +248,12 @@ void Server::close_connection(int fd, std::error_code reason) {
 
 // ---- the select loop ----------------------------------------------------------------
 
+std::size_t Server::reply_memory(const Connection& connection) const noexcept {
+  return connection.writer.queued_memory() + connection.replies.held_memory();
+}
+
 bool Server::backlogged(const Connection& connection) const noexcept {
-  return connection.writer.queued_bytes() + connection.replies.held_bytes() >=
-         options_.max_queued_reply_bytes;
+  return reply_memory(connection) >= options_.max_queued_reply_bytes;
 }
 
 // Calls already read are answered unless the client's replies are
@@ -296,16 +303,47 @@ void Server::process(const fd_set& readable) {
   clients.reserve(connections_.size());
   for (const auto& entry : connections_)
     clients.push_back(entry.first);
+  // Kept up to date client by client, so the total bound holds within the
+  // turn too; eviction counts again exactly before it closes anyone.
+  std::size_t total_memory = queued_reply_memory();
   for (const int fd : clients) {
     const auto found = connections_.find(fd);
     if (found == connections_.end())
-      continue; // closed meanwhile: a handler's add_connection reaped it
+      continue; // closed meanwhile: evicted, or a handler's add_connection reaped it
     Connection& connection = *found->second;
+    const std::size_t memory_before = reply_memory(connection);
     engine_.flush(fd); // room in the queue may let more calls in
     serve(connection, FD_ISSET(fd, &readable), turn_time);
     engine_.flush(fd);
+    const std::size_t memory_after = reply_memory(connection);
+    total_memory = total_memory - std::min(total_memory, memory_before) + memory_after;
     if (const std::optional<std::error_code> reason = closing_reason(connection, turn_time))
       close_connection(fd, *reason);
+    else if (total_memory > options_.max_total_reply_bytes)
+      total_memory = evict_largest_until_within_total();
+  }
+}
+
+// Closes the clients whose replies hold the most memory, largest first,
+// until all of them fit within max_total_reply_bytes; returns the memory
+// the rest hold.
+std::size_t Server::evict_largest_until_within_total() {
+  for (;;) {
+    std::size_t total = 0;
+    std::size_t largest_memory = 0;
+    int largest = -1;
+    for (const auto& [fd, connection] : connections_) {
+      const std::size_t memory = reply_memory(*connection);
+      total += memory;
+      if (memory > largest_memory) {
+        largest_memory = memory;
+        largest = fd;
+      }
+    }
+    if (total <= options_.max_total_reply_bytes || largest < 0)
+      return total;
+    ++statistics_.evictions;
+    close_connection(largest, error_of(ENOBUFS));
   }
 }
 
@@ -323,6 +361,7 @@ void Server::serve(Connection& connection, bool readable, TimePoint now) {
     }
   }
   note_activity(connection, calls_before, now);
+  note_backlog(connection, now);
 }
 
 // A client is active while anything is in progress for it; a call's clock
@@ -339,6 +378,22 @@ void Server::note_activity(Connection& connection, std::uint64_t calls_before, T
     connection.call_began = now;
 }
 
+// A client past its bound is stalled from the turn its replies last
+// moved; the engine's count of bytes written says whether they did.
+void Server::note_backlog(Connection& connection, TimePoint now) {
+  if (!backlogged(connection)) {
+    connection.stalled_since.reset();
+    return;
+  }
+  qio::ChannelStats figures;
+  if (engine_.stats(connection.fd, figures))
+    return; // not a channel any more: its write error closes it
+  if (!connection.stalled_since || figures.bytes_written != connection.bytes_written_then) {
+    connection.stalled_since = now;
+    connection.bytes_written_then = figures.bytes_written;
+  }
+}
+
 void Server::answer_buffered_calls(Connection& connection) {
   std::vector<char> record;
   while (answering_calls(connection) && !connection.reader.next(record)) {
@@ -349,8 +404,9 @@ void Server::answer_buffered_calls(Connection& connection) {
 
 // Why the connection should close now, if it should: bad input, a failed
 // reply, a client that has finished and has every reply that need not
-// wait for a deferred call (those are cancelled), or one idle or inside a
-// call for too long.
+// wait for a deferred call (those are cancelled), one past its backlog
+// bound under BacklogPolicy::close or stalled there too long, or one idle
+// or inside a call for too long.
 std::optional<std::error_code> Server::closing_reason(const Connection& connection,
                                                       TimePoint now) {
   if (connection.broken)
@@ -360,6 +416,15 @@ std::optional<std::error_code> Server::closing_reason(const Connection& connecti
   if (connection.peer_finished && !connection.reader.assembler().has_record() &&
       engine_.pending(connection.fd) == 0)
     return std::error_code();
+  if (options_.backlog_policy == BacklogPolicy::close && backlogged(connection)) {
+    ++statistics_.backlog_closes;
+    return error_of(ENOBUFS);
+  }
+  if (connection.stalled_since &&
+      expired(*connection.stalled_since, options_.stall_timeout, now)) {
+    ++statistics_.stall_timeouts;
+    return error_of(ETIMEDOUT);
+  }
   if (idle(connection) && expired(connection.last_active, options_.idle_timeout, now)) {
     ++statistics_.idle_timeouts;
     return error_of(ETIMEDOUT);
@@ -380,11 +445,17 @@ bool Server::has_pending_calls() const noexcept {
 
 // When the connection's next timeout falls, if one runs.
 std::optional<Server::TimePoint> Server::deadline(const Connection& connection) const {
-  if (idle(connection) && options_.idle_timeout.count() > 0)
-    return connection.last_active + options_.idle_timeout;
-  if (connection.call_began && options_.call_timeout.count() > 0)
-    return *connection.call_began + options_.call_timeout;
-  return std::nullopt;
+  std::optional<TimePoint> nearest;
+  const auto consider = [&nearest](const std::optional<TimePoint>& since,
+                                   std::chrono::milliseconds timeout) {
+    if (since && timeout.count() > 0)
+      nearest = nearest ? std::min(*nearest, *since + timeout) : *since + timeout;
+  };
+  if (idle(connection))
+    consider(connection.last_active, options_.idle_timeout);
+  consider(connection.call_began, options_.call_timeout);
+  consider(connection.stalled_since, options_.stall_timeout);
+  return nearest;
 }
 
 std::chrono::milliseconds Server::select_timeout(std::chrono::milliseconds longest) const {
@@ -405,6 +476,13 @@ std::size_t Server::queued_reply_bytes() const noexcept {
   std::size_t total = 0;
   for (const auto& entry : connections_)
     total += entry.second->writer.queued_bytes() + entry.second->replies.held_bytes();
+  return total;
+}
+
+std::size_t Server::queued_reply_memory() const noexcept {
+  std::size_t total = 0;
+  for (const auto& entry : connections_)
+    total += reply_memory(*entry.second);
   return total;
 }
 

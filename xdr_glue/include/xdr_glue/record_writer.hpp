@@ -76,6 +76,11 @@ public:
 
   // Bytes queued on the channel and not yet written.
   XDR_GLUE_EXPORT std::size_t queued_bytes() const noexcept;
+  // The heap those bytes hold: their copies, the writer's record of each
+  // buffer xdrrec handed over and qio's of each write, counted at malloc's
+  // rounding and the engine's rings at their worst growth slack. A bound
+  // on it is a bound on memory, whatever the records' sizes.
+  XDR_GLUE_EXPORT std::size_t queued_memory() const noexcept;
   // The first error a queued write completed with (EPIPE, ECONNRESET...),
   // or {}: once set, the peer is gone or the stream is broken.
   XDR_GLUE_EXPORT std::error_code error() const noexcept;

@@ -132,6 +132,17 @@ using Clock = std::function<std::chrono::steady_clock::time_point()>;
 // first: the listener stays readable meanwhile, and watching it would spin.
 inline constexpr std::chrono::milliseconds accept_retry_delay{500};
 
+// What the server does with a client whose unsent replies pass
+// ServerOptions::max_queued_reply_bytes.
+enum class BacklogPolicy {
+  // Stop reading its calls until its replies drain below the bound: TCP
+  // then pushes back on the client. Ended by stall_timeout if they never do.
+  pause,
+  // Close it at once (ENOBUFS), as Redis does past a client's hard output
+  // limit: nothing is held for a client that does not keep up.
+  close,
+};
+
 struct ServerOptions {
   // Largest call record accepted; a larger one closes the connection
   // (EMSGSIZE) before its bytes are stored.
@@ -151,11 +162,24 @@ struct ServerOptions {
   // Most deferred calls of one client not answered yet; at the bound the
   // server reads no more of its calls until one is answered.
   std::size_t max_deferred_calls = 64;
-  // While more reply bytes than this wait in a client's queue, the server
-  // reads no more calls from that client, so a client that sends calls but
-  // never reads replies cannot make the server queue without bound. A
-  // single larger reply is still sent whole.
-  std::size_t max_queued_reply_bytes = 4 * 1024 * 1024;
+  // Memory a client's unsent replies may hold (their bytes and the
+  // bookkeeping of each, RecordWriter::queued_memory) before
+  // backlog_policy applies, so a client that sends calls but never reads
+  // replies cannot make the server queue without bound, however small the
+  // replies. Generous, so a client that writes all its calls before
+  // reading any reply (24 calls of 1 MiB, say) is served whole. A single
+  // larger reply is still queued whole.
+  std::size_t max_queued_reply_bytes = 64 * 1024 * 1024;
+  // What happens to a client past max_queued_reply_bytes.
+  BacklogPolicy backlog_policy = BacklogPolicy::pause;
+  // Under BacklogPolicy::pause, a client whose replies stay past the bound
+  // with not one byte of them sent for this long is closed (ETIMEDOUT),
+  // so a paused client never waits forever; 0: never.
+  std::chrono::milliseconds stall_timeout = std::chrono::seconds(60);
+  // Memory all clients' unsent replies may hold together. Past it, the
+  // clients holding the most are closed (ENOBUFS), largest first, until
+  // the rest fit. unlimited (qio::unlimited): no bound.
+  std::size_t max_total_reply_bytes = std::size_t{1024} * 1024 * 1024;
   // Largest fragment of a reply (xdrrec's buffer size).
   unsigned reply_fragment_size = 64 * 1024;
   // Where the server's time comes from; empty: steady_clock.
@@ -164,7 +188,10 @@ struct ServerOptions {
   // {} when the client ended its stream between calls and every reply was
   // sent; EMSGSIZE, EPROTO, EPIPE (stream ended inside a call) or EBADMSG
   // (a record that is not an RPC call) for bad input; ETIMEDOUT when idle
-  // too long or inside a call too long; ECONNABORTED when closed, idle, to
+  // too long, inside a call too long or stalled past its backlog bound too
+  // long; ENOBUFS past max_queued_reply_bytes under BacklogPolicy::close,
+  // or when closed to bring all clients under max_total_reply_bytes;
+  // ECONNABORTED when closed, idle, to
   // admit a newcomer; ECONNREFUSED or EINVAL when an accepted client could
   // not be taken on (max_connections with no idle client, a descriptor
   // select cannot watch); the write or read error (EPIPE, ECONNRESET...)
@@ -184,6 +211,9 @@ struct ServerStatistics {
   std::uint64_t reaped = 0;        // idle clients closed for a newcomer (ECONNABORTED)
   std::uint64_t idle_timeouts = 0; // idle clients closed (ETIMEDOUT)
   std::uint64_t call_timeouts = 0; // clients closed inside a call (ETIMEDOUT)
+  std::uint64_t stall_timeouts = 0; // paused clients whose replies never moved (ETIMEDOUT)
+  std::uint64_t backlog_closes = 0; // clients closed past their bound (ENOBUFS)
+  std::uint64_t evictions = 0;      // clients closed for the total bound (ENOBUFS)
 };
 
 class Server;
@@ -293,6 +323,9 @@ public:
   std::size_t connection_count() const noexcept { return connections_.size(); }
   // Reply bytes queued for all clients and not yet sent.
   XDR_GLUE_EXPORT std::size_t queued_reply_bytes() const noexcept;
+  // The memory those replies hold, bookkeeping included: what
+  // max_total_reply_bytes bounds.
+  XDR_GLUE_EXPORT std::size_t queued_reply_memory() const noexcept;
   const ServerStatistics& statistics() const noexcept { return statistics_; }
 
 private:
@@ -318,7 +351,10 @@ private:
   std::error_code answer_deferred(detail::DeferredCall& call, std::vector<char> message);
   void abandon_deferred(const detail::DeferredCall& call) noexcept;
   void send(Connection& connection, const std::vector<char>& message);
+  std::size_t reply_memory(const Connection& connection) const noexcept;
   bool backlogged(const Connection& connection) const noexcept;
+  void note_backlog(Connection& connection, TimePoint now);
+  std::size_t evict_largest_until_within_total();
   bool answering_calls(const Connection& connection) const noexcept;
   bool reading_calls(const Connection& connection) const noexcept;
   bool idle(const Connection& connection) const noexcept;
