@@ -8,6 +8,8 @@
 //                                 results, and stops the server;
 //   qio-rpc-demo server [--port N] [--register] [--max-connections N]
 //                       [--idle-timeout SECONDS] [--call-timeout SECONDS]
+//                       [--client-backlog BYTES] [--total-backlog BYTES]
+//                       [--policy pause|close] [--stall-timeout SECONDS]
 //                                 serves on 127.0.0.1 until SIGINT or
 //                                 SIGTERM, for other clients (rpcinfo, or
 //                                 the next form) to call; --register also
@@ -57,10 +59,27 @@ const std::string call_timeout_help =
                 "(default: {})",
                 seconds_of(server_defaults.call_timeout));
 
+const std::string client_backlog_help =
+    fmt::format("server: memory one client's unsent replies may hold before --policy applies "
+                "(default: {}, {})",
+                server_defaults.max_queued_reply_bytes,
+                demo::format_bytes(server_defaults.max_queued_reply_bytes));
+const std::string total_backlog_help =
+    fmt::format("server: memory all clients' unsent replies may hold; past it the client "
+                "holding the most is closed (default: {}, {})",
+                server_defaults.max_total_reply_bytes,
+                demo::format_bytes(server_defaults.max_total_reply_bytes));
+const std::string stall_timeout_help =
+    fmt::format("server: under --policy pause, close a client whose replies have not moved "
+                "for this long, 0: never (default: {})",
+                seconds_of(server_defaults.stall_timeout));
+
 const demo::Usage usage{
     "qio-rpc-demo",
     "[server [--port N] [--register] [--max-connections N] [--idle-timeout SECONDS]\n"
-    "                           [--call-timeout SECONDS] | client --port N]",
+    "                           [--call-timeout SECONDS] [--client-backlog BYTES]\n"
+    "                           [--total-backlog BYTES] [--policy pause|close]\n"
+    "                           [--stall-timeout SECONDS] | client --port N]",
     "ONC RPC over qio: program 0x31230001 version 1 (demo/rpc/echo.x), procedures\n"
     "ECHO (opaque data up to 1 MiB, sent back unchanged) and STATS (the server's\n"
     "counters), served by xdr_glue's RPC responder and called with libtirpc.\n"
@@ -79,11 +98,21 @@ const demo::Usage usage{
         {"max-connections", "N", max_connections_help},
         {"idle-timeout", "SECONDS", idle_timeout_help},
         {"call-timeout", "SECONDS", call_timeout_help},
+        {"client-backlog", "BYTES", client_backlog_help},
+        {"total-backlog", "BYTES", total_backlog_help},
+        {"policy", "pause|close",
+         "server: past --client-backlog, stop reading the client's calls until its replies "
+         "drain (pause) or close it (close) (default: pause)"},
+        {"stall-timeout", "SECONDS", stall_timeout_help},
     }};
 
 // The server flags' names, for checking they come with 'server'.
-constexpr std::string_view server_only_options[] = {"register", "max-connections",
-                                                   "idle-timeout", "call-timeout"};
+constexpr std::string_view server_only_options[] = {
+    "register",       "max-connections", "idle-timeout", "call-timeout",
+    "client-backlog", "total-backlog",   "policy",       "stall-timeout"};
+
+// 1 TiB: more than any machine here could queue, and unlimited in effect.
+constexpr std::uint64_t largest_backlog = std::uint64_t{1} << 40;
 
 // A day: longer timeouts are as good as none, and 0 means none.
 constexpr double longest_timeout_seconds = 86400;
@@ -101,6 +130,14 @@ xdr_glue::rpc::ServerOptions server_limits(const demo::CommandLine& options) {
   limits.max_connections = options.number("max-connections", limits.max_connections, 1, 65536);
   limits.idle_timeout = timeout_option(options, "idle-timeout", limits.idle_timeout);
   limits.call_timeout = timeout_option(options, "call-timeout", limits.call_timeout);
+  limits.max_queued_reply_bytes =
+      options.number("client-backlog", limits.max_queued_reply_bytes, 1, largest_backlog);
+  limits.max_total_reply_bytes =
+      options.number("total-backlog", limits.max_total_reply_bytes, 1, largest_backlog);
+  limits.backlog_policy = options.choice("policy", "pause", {"pause", "close"}) == "close"
+                              ? xdr_glue::rpc::BacklogPolicy::close
+                              : xdr_glue::rpc::BacklogPolicy::pause;
+  limits.stall_timeout = timeout_option(options, "stall-timeout", limits.stall_timeout);
   return limits;
 }
 
@@ -132,6 +169,11 @@ void print_server_summary(const EchoServer& server) {
                   demo::format_count(statistics.refused),
                   demo::format_count(statistics.accept_pauses)});
   closes.print();
+  demo::Table backlogs({"closed stalled", "closed past client backlog", "evicted for total backlog"});
+  backlogs.add_row({demo::format_count(statistics.stall_timeouts),
+                    demo::format_count(statistics.backlog_closes),
+                    demo::format_count(statistics.evictions)});
+  backlogs.print();
 }
 
 int run_server(std::uint16_t requested_port, bool register_with_rpcbind,
@@ -153,6 +195,11 @@ int run_server(std::uint16_t requested_port, bool register_with_rpcbind,
                ECHO_PROGRAM, ECHO_VERSION);
   fmt::print("  limits:   {} clients, idle timeout {}, call timeout {}\n", limits.max_connections,
              describe_timeout(limits.idle_timeout), describe_timeout(limits.call_timeout));
+  fmt::print("  backlog:  {} per client ({} past it, stall timeout {}), {} in all\n",
+             demo::format_bytes(limits.max_queued_reply_bytes),
+             limits.backlog_policy == xdr_glue::rpc::BacklogPolicy::close ? "close" : "pause",
+             describe_timeout(limits.stall_timeout),
+             demo::format_bytes(limits.max_total_reply_bytes));
   std::fflush(stdout);
   server.serve_until_signalled();
   fmt::print("qio-rpc-demo server: stopped by signal {}\n", server.stop_signal());

@@ -13,7 +13,9 @@ usage: rpc_server_check.py QIO_RPC_DEMO RPCINFO
 4. Stops it with SIGTERM: it must print its summary and exit 0.
 5. Starts `server --idle-timeout 1` and checks that a client that sends
    nothing is closed and counted.
-6. If an rpcbind runs on this machine, also starts `server --register` and
+6. Starts `server --client-backlog 262144 --policy close` and checks that a
+   client that sends calls and never reads is closed and counted.
+7. If an rpcbind runs on this machine, also starts `server --register` and
    checks `rpcinfo -n N -t 127.0.0.1 824377345 1` (docs/demos.md),
    then that stopping the server removes the registration.
 Every server started is killed with its process group whatever happens.
@@ -23,6 +25,7 @@ import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -124,6 +127,47 @@ def check_idle_timeout(demo):
         demo_process.kill_group(server)
 
 
+def echo_call(xid, data):
+    """An ECHO call record, AUTH_NONE, with its record mark."""
+    padding = b"\0" * (-len(data) % 4)
+    body = struct.pack(">10I", xid, 0, 2, 0x31230001, 1, 1, 0, 0, 0, 0)
+    body += struct.pack(">I", len(data)) + data + padding
+    return struct.pack(">I", 0x80000000 | len(body)) + body
+
+
+def check_backlog_close(demo):
+    """`server --client-backlog 262144 --policy close` closes a client that
+    sends calls and never reads their replies, and counts it."""
+    port = free_port()
+    server = demo_process.start([demo, "server", "--port", str(port), "--client-backlog",
+                                 "262144", "--policy", "close"])
+    try:
+        wait_for_line(server, r"backlog:\s+256 KiB per client \(close", 10)
+        with socket.socket() as greedy:
+            greedy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            greedy.connect(("127.0.0.1", port))
+            greedy.setblocking(False)
+            calls = b"".join(echo_call(xid, b"x" * 16384) for xid in range(64))
+            deadline = time.monotonic() + 10
+            closed = False
+            while not closed and time.monotonic() < deadline:
+                try:
+                    greedy.send(calls)
+                except BlockingIOError:
+                    select.select([], [greedy], [], 0.1)
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+            if not closed:
+                raise AssertionError("the server kept a client past its backlog for 10 s")
+        server.send_signal(signal.SIGTERM)
+        out, err, timed_out = demo_process.communicate_within(server, 10)
+        print(out + err, end="")
+        if timed_out or not re.search(r"closed past client backlog.*\n[- ]+\n\s*\d+\s+1\s", out):
+            raise AssertionError("the summary does not count one client closed past its backlog")
+    finally:
+        demo_process.kill_group(server)
+
+
 def check_registered_server(demo, rpcinfo):
     port = free_port()
     server = demo_process.start([demo, "server", "--port", str(port), "--register"])
@@ -146,6 +190,7 @@ def main():
     try:
         check_plain_server(demo, rpcinfo)
         check_idle_timeout(demo)
+        check_backlog_close(demo)
         if rpcbind_running():
             check_registered_server(demo, rpcinfo)
         else:
