@@ -3,7 +3,6 @@
 // limit and the reader.
 #include "transport.hpp"
 
-#include <sys/resource.h> // getrlimit, setrlimit
 #include <sys/socket.h>   // SOCK_STREAM
 #include <unistd.h>       // close
 
@@ -70,18 +69,6 @@ std::string PeerSockets::connect(Transport transport, std::size_t count) {
     return fmt::format("{} (after {} connections)", error.what(), made);
   }
   return {};
-}
-
-long raise_descriptor_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0)
-    return 0;
-  if (limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-    ::getrlimit(RLIMIT_NOFILE, &limit);
-  }
-  return limit.rlim_cur == RLIM_INFINITY ? 1L << 30 : static_cast<long>(limit.rlim_cur);
 }
 
 Reader::Reader(support::UniqueFd fd, bool check_content)

@@ -12,6 +12,7 @@
 
 #include "bench.hpp"
 #include "support/draining_reader.hpp"
+#include "support/loopback.hpp" // raise_descriptor_limit
 #include "support/unique_fd.hpp"
 
 namespace bench {
@@ -36,9 +37,7 @@ SocketPair connect_pair(Transport transport);
 // `writer` connected to it. Both blocking.
 SocketPair connect_datagram_pair();
 
-// Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit
-// now in force.
-long raise_descriptor_limit();
+using support::raise_descriptor_limit;
 // Descriptors the rest of the program may have open besides a case's own.
 inline constexpr long spare_descriptors = 64;
 

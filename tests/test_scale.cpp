@@ -135,20 +135,11 @@ constexpr std::size_t write_size = 700;
   ::_exit(written == sizeof summary ? 0 : 1);
 }
 
-// Raises the soft descriptor limit as far as the hard limit allows.
-rlim_t raise_descriptor_limit() {
-  rlimit limit{};
-  ::getrlimit(RLIMIT_NOFILE, &limit);
-  limit.rlim_cur = limit.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &limit);
-  return limit.rlim_cur;
-}
-
 } // namespace
 
 TEST_CASE("10,000 loopback connections with queued output all flush and complete",
           "[qio][scale]") {
-  if (raise_descriptor_limit() < connection_count + 100) {
+  if (support::raise_descriptor_limit() < connection_count + 100) {
     WARN("the hard descriptor limit is below " << connection_count + 100 << "; skipped");
     return;
   }

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-// loopback.cpp - listening, connecting and accepting on 127.0.0.1, and
-// the other connected pairs.
+// loopback.cpp - listening, connecting and accepting on 127.0.0.1, the
+// other connected pairs, and the descriptor limit.
 #include "support/loopback.hpp"
 
 #include <arpa/inet.h>   // htons, htonl, ntohs
 #include <fcntl.h>       // O_CLOEXEC
 #include <netinet/tcp.h> // TCP_NODELAY
 #include <poll.h>        // poll, waiting for a client
+#include <sys/resource.h> // getrlimit, setrlimit
 #include <sys/socket.h>  // socket, bind, listen, connect, accept4, socketpair
 #include <unistd.h>      // pipe2
 
@@ -143,6 +144,18 @@ ConnectedPair pipe_pair() {
   if (::pipe2(ends, O_CLOEXEC) != 0)
     fail("pipe2");
   return {UniqueFd(ends[1]), UniqueFd(ends[0])};
+}
+
+long raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0)
+    return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? 1L << 30 : static_cast<long>(limit.rlim_cur);
 }
 
 } // namespace support

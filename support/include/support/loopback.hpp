@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // loopback.hpp - connected descriptors for the programs and tests: TCP and
-// UDP on 127.0.0.1, AF_UNIX socketpairs and pipes.
+// UDP on 127.0.0.1, AF_UNIX socketpairs and pipes, and room for thousands.
 //
 // Every function throws std::system_error naming the step that failed
 // ("bind", "connect", ...); every descriptor is close-on-exec.
@@ -66,6 +66,10 @@ ConnectedPair unix_socket_pair(int type);
 
 // pipe(): `first` the write end, `second` the read end.
 ConnectedPair pipe_pair();
+
+// Raises the soft RLIMIT_NOFILE to the hard limit, for a program or test
+// with thousands of connections; returns the soft limit now in force.
+long raise_descriptor_limit();
 
 } // namespace support
 
