@@ -138,7 +138,8 @@ void print_throughput_block(std::FILE* out, std::span<const ThroughputFigure> bl
                    std::string(implementation_name(figure.implementation)),
                    grouped_rate(figure.messages_per_second), fixed(figure.mib_per_second, 1),
                    fixed(figure.percent_of_limit, 1), fixed(figure.writes_per_mib, 1),
-                   fixed(figure.would_block_per_mib, 1), fixed(figure.writer_user_ns_per_message, 1),
+                   fixed(figure.would_block_per_mib, 1),
+                   fixed(figure.writer_user_ns_per_message, 1),
                    fixed(figure.writer_system_ns_per_message, 1),
                    figure.runs == settings.repetitions ? "" : "(some runs failed)"});
   table.print(out);

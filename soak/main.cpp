@@ -73,7 +73,8 @@ const support::Usage usage{
 Options read_options(int argc, char** argv) {
   const support::CommandLine line(usage, argc, argv);
   Options options;
-  options.duration_seconds = line.seconds("duration", options.duration_seconds, 0.001, 7 * 24 * 3600);
+  options.duration_seconds =
+      line.seconds("duration", options.duration_seconds, 0.001, 7 * 24 * 3600);
   const std::uint64_t random_seed =
       (std::uint64_t{std::random_device()()} << 32) | std::random_device()();
   options.seed = line.number("seed", random_seed, 0, UINT64_MAX);

@@ -94,8 +94,8 @@ const QueueHistory* keep_reference(const RunFacts& run) {
 }
 
 void print_reception(const RunFacts& run, const SharedClients& shared) {
-  support::Table table({"client", "reads", "policy", "received", "skipped", "late", "median latency",
-                     "worst latency", "peak queue", "on time again"});
+  support::Table table({"client", "reads", "policy", "received", "skipped", "late",
+                        "median latency", "worst latency", "peak queue", "on time again"});
   for (std::size_t client = 0; client < run.policies.size(); ++client) {
     const ClientReport& report = shared.clients[client];
     const QueueHistory& queue = run.queues[client];

@@ -42,7 +42,8 @@ constexpr int slow_calls = 4;
 class RpcClient {
 public:
   explicit RpcClient(std::uint16_t port, int receive_buffer = 0) {
-    support::UniqueFd connection = support::connect_to_loopback(port, {.receive_buffer = receive_buffer, .no_delay = true});
+    support::UniqueFd connection =
+        support::connect_to_loopback(port, {.receive_buffer = receive_buffer, .no_delay = true});
     sockaddr_in address = support::loopback_address(port);
     int socket = connection.get();
     handle_ = clnttcp_create(&address, ECHO_PROGRAM, ECHO_VERSION, &socket, 0, 0);

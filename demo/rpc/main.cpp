@@ -120,14 +120,15 @@ support::UniqueFd listen_for_clients(std::uint16_t port) {
 
 void print_server_summary(const EchoServer& server) {
   const ServerCounters& counters = server.counters();
-  support::Table table({"ECHO and STATS calls", "bytes echoed", "peak queue depth", "connections closed"});
+  support::Table table(
+      {"ECHO and STATS calls", "bytes echoed", "peak queue depth", "connections closed"});
   table.add_row({support::grouped(counters.calls), demo::format_bytes(counters.echoed_bytes),
                  demo::format_bytes(counters.peak_bytes_queued),
                  support::grouped(counters.connections_closed)});
   table.print(stdout);
   const xdr_glue::rpc::ServerStatistics& statistics = server.statistics();
-  support::Table closes({"closed idle", "closed inside a call", "displaced by a newcomer", "refused",
-                      "accept pauses"});
+  support::Table closes({"closed idle", "closed inside a call", "displaced by a newcomer",
+                         "refused", "accept pauses"});
   closes.add_row({support::grouped(statistics.idle_timeouts),
                   support::grouped(statistics.call_timeouts), support::grouped(statistics.reaped),
                   support::grouped(statistics.refused),
@@ -200,7 +201,8 @@ int main(int argc, char** argv) {
       options.reject(fmt::format("--{} goes with 'server'", name));
   if (mode == "client" && !options.given("port"))
     options.reject("'client' needs --port N (the port a 'server' printed)");
-  const auto port = static_cast<std::uint16_t>(options.number("port", 0, mode == "client" ? 1 : 0, 65535));
+  const auto port =
+      static_cast<std::uint16_t>(options.number("port", 0, mode == "client" ? 1 : 0, 65535));
   const bool register_with_rpcbind = options.given("register");
   const xdr_glue::rpc::ServerOptions limits = server_limits(options);
   demo::ignore_broken_pipes();

@@ -145,7 +145,8 @@ ssize_t FaultySystemCalls::sendmsg(int fd, const msghdr* message, int flags) {
 }
 
 ssize_t FaultySystemCalls::recv(int fd, void* buffer, std::size_t length, int flags) {
-  return input(length, [&](std::size_t room) { return SystemCalls::recv(fd, buffer, room, flags); });
+  return input(length,
+               [&](std::size_t room) { return SystemCalls::recv(fd, buffer, room, flags); });
 }
 
 ssize_t FaultySystemCalls::read(int fd, void* buffer, std::size_t length) {
