@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include "qio/qio.h"
-#include "report.hpp" // grouped
+#include "support/table.hpp" // support::grouped
 #include "syscall_count.hpp"
 #include "timed_run.hpp" // watchdog_seconds
 #include "timing.hpp"
@@ -28,16 +28,9 @@ constexpr double repeat_below_seconds = 1.0;
 class DatagramPair {
 public:
   DatagramPair() : pair_(connect_datagram_pair()) {}
-  ~DatagramPair() {
-    for (const int fd : {pair_.writer, pair_.reader})
-      if (fd >= 0)
-        ::close(fd);
-  }
-  DatagramPair(const DatagramPair&) = delete;
-  DatagramPair& operator=(const DatagramPair&) = delete;
 
   const std::string& error() const noexcept { return pair_.error; }
-  int writer() const noexcept { return pair_.writer; }
+  int writer() const noexcept { return pair_.writer.get(); }
 
 private:
   SocketPair pair_;
@@ -168,7 +161,7 @@ DatagramFigures run_datagrams(const DatagramPlan& plan, std::vector<std::string>
     const double seconds = figures.rows.back().drain_seconds;
     if (plan.cap_seconds > 0 && seconds > plan.cap_seconds)
       skip_reason = fmt::format("{} datagrams took {:.2f} s, over the {:.1f} s cap",
-                                grouped(static_cast<double>(count)), seconds, plan.cap_seconds);
+                                support::grouped(count), seconds, plan.cap_seconds);
   }
   return figures;
 }

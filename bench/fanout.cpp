@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 
 #include "qio/qio.h"
-#include "report.hpp" // grouped
+#include "support/table.hpp" // support::grouped
 #include "syscall_count.hpp"
 #include "timed_run.hpp" // watchdog_seconds
 #include "timing.hpp"
@@ -295,8 +295,8 @@ FanoutFigures run_setup(const FanoutSetup& setup, const FanoutPlan& plan) {
   const long needed = 2L * setup.peers + spare_descriptors;
   if (const long allowed = raise_descriptor_limit(); allowed < needed) {
     figures.skipped = fmt::format("needs {} descriptors; the hard RLIMIT_NOFILE allows {}",
-                                  grouped(static_cast<double>(needed)),
-                                  grouped(static_cast<double>(allowed)));
+                                  support::grouped(needed),
+                                  support::grouped(allowed));
     return figures;
   }
   Rig rig;

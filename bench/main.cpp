@@ -9,8 +9,8 @@
 // never turned into a failure: figures on a shared machine are no test.
 #include <unistd.h> // readlink
 
+#include <charconv>    // std::from_chars, --probe's COUNT
 #include <csignal>     // SIGPIPE
-#include <cstdlib>     // std::strtoull, std::strtod
 #include <optional>    // the --only case
 #include <string>      // arguments
 #include <string_view> // arguments
@@ -22,6 +22,7 @@
 #include "enqueue.hpp"
 #include "fanout.hpp"
 #include "report.hpp"
+#include "support/command_line.hpp"
 #include "throughput.hpp"
 #include "xdr.hpp"
 
@@ -29,46 +30,51 @@ namespace {
 
 using namespace bench;
 
-constexpr std::string_view usage = R"(usage: qio-bench [--quick] [--json FILE] [--only CASE] [--datagram-cap SECONDS]
-
-Measures qio's queued output against a hand-written contiguous queue, the
-kernel's limit (blocking 64 KiB writes), one write() per message, libevent
-(bufferevent, and a raw evbuffer) and libuv (uv_write per message, and a
-tick's messages in one write), over an AF_UNIX socketpair and loopback TCP;
-the cost of queueing one message; qio_flush with many channels; a fan-out
-tick to thousands of peers against a bare send() loop; draining 10,000 to
-80,000 queued datagrams; and xdr_glue's record streams against libtirpc's
-xdrrec. Prints tables and the verdict on each target. See
-docs/performance.md.
-
-  --quick                 a few seconds in all (the test suite's smoke run);
-                          figures are not meaningful, but every byte count
-                          and byte is checked
-  --json FILE             also write every figure to FILE as JSON
-  --only CASE             run one case: throughput, enqueue, channels,
-                          fanout, datagrams or xdr
-  --datagram-cap SECONDS  once draining one count of datagrams takes longer,
-                          skip the larger counts (default 2; 0: run them all)
-  --help                  print this and exit
-
-Exit status: 0 if every byte count verified, 1 if one did not or a case
-failed, 2 for a bad command line.
-(--probe SUBJECT COUNT is internal: the enqueue case runs it under callgrind.)
-)";
+const support::Usage usage{
+    "qio-bench",
+    "[--quick] [--json FILE] [--only CASE] [--datagram-cap SECONDS]",
+    "Measures qio's queued output against a hand-written contiguous queue, the\n"
+    "kernel's limit (blocking 64 KiB writes), one write() per message, libevent\n"
+    "(bufferevent, and a raw evbuffer) and libuv (uv_write per message, and a\n"
+    "tick's messages in one write), over an AF_UNIX socketpair and loopback TCP;\n"
+    "the cost of queueing one message; qio_flush with many channels; a fan-out\n"
+    "tick to thousands of peers against a bare send() loop; draining 10,000 to\n"
+    "80,000 queued datagrams; and xdr_glue's record streams against libtirpc's\n"
+    "xdrrec. Prints tables and the verdict on each target. See\n"
+    "docs/performance.md.\n"
+    "\n"
+    "Exit status: 0 if every byte count verified, 1 if one did not or a case\n"
+    "failed, 2 for a bad command line.",
+    {
+        {"quick", "",
+         "a few seconds in all (the test suite's smoke run);\n"
+         "figures are not meaningful, but every byte count\n"
+         "and byte is checked (default: the full run)"},
+        {"json", "FILE", "also write every figure to FILE as JSON (default: none)"},
+        {"only", "CASE",
+         "run one case: throughput, enqueue, channels,\n"
+         "fanout, datagrams or xdr (default: all of them)"},
+        {"datagram-cap", "SECONDS",
+         "once draining one count of datagrams takes longer,\n"
+         "skip the larger counts (0: run them all; default: 2)"},
+        {"probe", "SUBJECT",
+         "internal, with a COUNT after it: the enqueue case\n"
+         "runs `--probe SUBJECT COUNT` under callgrind"},
+    },
+    1}; // --probe's COUNT
 
 enum class Case { throughput, enqueue, channels, fanout, datagrams, xdr };
 
-struct CommandLine {
+struct Options {
   bool quick = false;
   std::string json_path;
   std::optional<Case> only;
   double datagram_cap_seconds = DatagramPlan{}.cap_seconds;
   std::string probe_subject;
   std::size_t probe_count = 0;
-  bool help = false;
 };
 
-std::optional<Case> case_named(std::string_view name) {
+Case case_named(std::string_view name) {
   if (name == "throughput")
     return Case::throughput;
   if (name == "enqueue")
@@ -79,50 +85,33 @@ std::optional<Case> case_named(std::string_view name) {
     return Case::fanout;
   if (name == "datagrams")
     return Case::datagrams;
-  if (name == "xdr")
-    return Case::xdr;
-  return std::nullopt;
+  return Case::xdr;
 }
 
-// Parses the arguments into `line`; an error message, or empty.
-std::string parse(int argc, char** argv, CommandLine& line) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view argument = argv[i];
-    auto next_value = [&]() -> std::optional<std::string_view> {
-      if (i + 1 < argc)
-        return argv[++i];
-      return std::nullopt;
-    };
-    if (argument == "--quick") {
-      line.quick = true;
-    } else if (argument == "--help" || argument == "-h") {
-      line.help = true;
-    } else if (argument == "--json") {
-      const auto path = next_value();
-      if (!path || path->empty())
-        return "--json needs a file name";
-      line.json_path = *path;
-    } else if (argument == "--only") {
-      const auto name = next_value();
-      line.only = name ? case_named(*name) : std::nullopt;
-      if (!line.only)
-        return fmt::format(
-            "--only needs one of throughput, enqueue, channels, fanout, datagrams, xdr{}",
-            name ? fmt::format(" (not '{}')", *name) : "");
-    } else if (argument == "--datagram-cap") {
-      const auto seconds = next_value();
-      char* end = nullptr;
-      line.datagram_cap_seconds = seconds ? std::strtod(std::string(*seconds).c_str(), &end) : -1;
-      if (!seconds || end == nullptr || *end != '\0' || !(line.datagram_cap_seconds >= 0))
-        return "--datagram-cap needs a number of seconds, 0 or more";
-    } else if (argument == "--probe" && i + 2 < argc) {
-      line.probe_subject = argv[++i];
-      line.probe_count = std::strtoull(argv[++i], nullptr, 10);
-    } else {
-      return fmt::format("unknown argument '{}'", argument);
-    }
+Options read_options(int argc, char** argv) {
+  const support::CommandLine line(usage, argc, argv);
+  Options options;
+  options.quick = line.given("quick");
+  options.json_path = line.text("json", "");
+  if (line.given("json") && options.json_path.empty())
+    line.reject("--json needs a file name");
+  if (line.given("only"))
+    options.only = case_named(line.choice(
+        "only", "", {"throughput", "enqueue", "channels", "fanout", "datagrams", "xdr"}));
+  options.datagram_cap_seconds =
+      line.seconds("datagram-cap", options.datagram_cap_seconds, 0, 86400);
+  options.probe_subject = line.text("probe", "");
+  if (line.given("probe") != !line.operands().empty())
+    line.reject(line.given("probe") ? "--probe needs SUBJECT COUNT"
+                                    : fmt::format("unexpected argument '{}'", line.operands()[0]));
+  if (line.given("probe")) {
+    const std::string_view count = line.operands()[0];
+    const auto [end, error] =
+        std::from_chars(count.data(), count.data() + count.size(), options.probe_count);
+    if (error != std::errc() || end != count.data() + count.size())
+      line.reject(fmt::format("--probe wants a number of messages after SUBJECT, not '{}'", count));
   }
-  return {};
+  return options;
 }
 
 Settings settings_for(bool quick) {
@@ -215,12 +204,12 @@ void run_xdr_case(Results& results) {
   print_xdr(stdout, *results.xdr);
 }
 
-int run(const CommandLine& line) {
+int run(const Options& options) {
   Results results;
-  results.settings = settings_for(line.quick);
+  results.settings = settings_for(options.quick);
   results.machine = describe_machine();
   print_machine(stdout, results.machine, results.settings);
-  auto wanted = [&](Case which) { return !line.only || *line.only == which; };
+  auto wanted = [&](Case which) { return !options.only || *options.only == which; };
   if (wanted(Case::throughput))
     run_throughput_case(results);
   if (wanted(Case::enqueue))
@@ -230,14 +219,14 @@ int run(const CommandLine& line) {
   if (wanted(Case::fanout))
     run_fanout_case(results);
   if (wanted(Case::datagrams))
-    run_datagrams_case(results, line.datagram_cap_seconds);
+    run_datagrams_case(results, options.datagram_cap_seconds);
   if (wanted(Case::xdr))
     run_xdr_case(results);
   const std::vector<TargetCheck> checks = check_targets(results);
   print_targets(stdout, checks);
   print_failures(stdout, results.failures);
-  if (!line.json_path.empty() && !write_json(line.json_path, results, checks)) {
-    fmt::print(stderr, "qio-bench: cannot write {}\n", line.json_path);
+  if (!options.json_path.empty() && !write_json(options.json_path, results, checks)) {
+    fmt::print(stderr, "qio-bench: cannot write {}\n", options.json_path);
     return 1;
   }
   return results.failures.empty() ? 0 : 1;
@@ -246,20 +235,12 @@ int run(const CommandLine& line) {
 } // namespace
 
 int main(int argc, char** argv) {
-  CommandLine line;
-  if (const std::string error = parse(argc, argv, line); !error.empty()) {
-    fmt::print(stderr, "qio-bench: {}\nTry 'qio-bench --help'.\n", error);
-    return 2;
-  }
-  if (line.help) {
-    fmt::print("{}", usage);
-    return 0;
-  }
+  const Options options = read_options(argc, argv);
   // Every library here may write to a reader that has gone; that must be
   // an error to report, not a signal that ends the run.
   std::signal(SIGPIPE, SIG_IGN);
-  if (!line.probe_subject.empty())
-    return run_enqueue_probe(line.probe_subject, line.probe_count);
+  if (!options.probe_subject.empty())
+    return run_enqueue_probe(options.probe_subject, options.probe_count);
   raise_descriptor_limit();
-  return run(line);
+  return run(options);
 }

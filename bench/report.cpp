@@ -4,12 +4,29 @@
 
 #include <algorithm> // std::find_if
 #include <array>     // the headline's columns
+#include <cmath>     // std::llround, rates grouped
 #include <optional>  // the transport last printed
 
 #include <fmt/format.h>
 
+#include "support/table.hpp"
+
 namespace bench {
 namespace {
+
+using support::Align;
+using support::Column;
+
+// The bench's tables start at the left margin, without a rule.
+const support::TableStyle flush_left{.indent = "", .rule = false};
+const support::TableStyle rows_only{.indent = "", .headings = false, .rule = false};
+
+std::string fixed(double value, int decimals) { return fmt::format("{:.{}f}", value, decimals); }
+
+// 12345678.9 -> "12,345,679": rates are easier read grouped.
+std::string grouped_rate(double per_second) {
+  return support::grouped(static_cast<std::uint64_t>(std::llround(per_second)));
+}
 
 std::string ratio(const ThroughputFigure* numerator, const ThroughputFigure* denominator) {
   if (!numerator || !denominator)
@@ -23,64 +40,67 @@ bool is_qio(Implementation implementation) {
 }
 
 // The ratio table's columns are 11 wide: "/contiguous" fits.
-constexpr int ratio_width = 11;
+constexpr std::size_t ratio_width = 11;
+
+// A row's note after its last column, such as "(some runs failed)".
+const Column note{"", Align::left, 0, 2};
+
+support::Table ratio_table() {
+  std::vector<Column> columns{{"size", Align::right, 6}, {"writer", Align::left, 8, 2}};
+  for (const Implementation implementation : all_implementations)
+    if (!is_qio(implementation))
+      columns.emplace_back(fmt::format("/{}", implementation_name(implementation)), Align::right,
+                           ratio_width);
+  columns.emplace_back("AST cost", Align::right, ratio_width);
+  return support::Table(std::move(columns), flush_left);
+}
 
 // One row of the ratio table: `figure` (qio or qio+AST) against every other
 // writer of its block, and for qio its rate over qio+AST's.
-void print_ratio_row(std::FILE* out, const std::vector<ThroughputFigure>& figures,
-                     const ThroughputFigure& figure) {
+std::vector<std::string> ratio_row(const std::vector<ThroughputFigure>& figures,
+                                   const ThroughputFigure& figure) {
   auto other = [&](Implementation implementation) {
     return find_figure(figures, figure.transport, figure.message_size, implementation);
   };
-  fmt::print(out, "{:>6}  {:<8}", figure.message_size, implementation_name(figure.implementation));
+  std::vector<std::string> cells{fmt::format("{}", figure.message_size),
+                                 std::string(implementation_name(figure.implementation))};
   for (const Implementation implementation : all_implementations)
     if (!is_qio(implementation))
-      fmt::print(out, " {:>{}}", ratio(&figure, other(implementation)), ratio_width);
-  if (figure.implementation == Implementation::qio)
-    fmt::print(out, " {:>{}}", ratio(&figure, other(Implementation::qio_ast)), ratio_width);
-  fmt::print(out, "\n");
+      cells.push_back(ratio(&figure, other(implementation)));
+  cells.push_back(figure.implementation == Implementation::qio
+                      ? ratio(&figure, other(Implementation::qio_ast))
+                      : "");
+  return cells;
 }
 
 // The headline at 64 bytes: qio against the yardsticks its targets name,
 // and against libuv as its users send small messages (libuv-tick).
 void print_headlines(std::FILE* out, const std::vector<ThroughputFigure>& figures) {
-  struct Column {
+  struct Yardstick {
     const char* label;
     Implementation implementation;
   };
-  constexpr std::array columns{Column{"contiguous", Implementation::contiguous},
-                               Column{"bufferevent", Implementation::libevent},
-                               Column{"evbuffer", Implementation::evbuffer},
-                               Column{"libuv", Implementation::libuv_tick}};
-  fmt::print(out, "  {:<26}", "at 64 B, qio over:");
-  for (const Column& column : columns)
-    fmt::print(out, " {:>{}}", column.label, ratio_width);
-  fmt::print(out, "\n");
+  constexpr std::array yardsticks{Yardstick{"contiguous", Implementation::contiguous},
+                                  Yardstick{"bufferevent", Implementation::libevent},
+                                  Yardstick{"evbuffer", Implementation::evbuffer},
+                                  Yardstick{"libuv", Implementation::libuv_tick}};
+  std::vector<Column> columns{{"at 64 B, qio over:", Align::left, 26}};
+  for (const Yardstick& yardstick : yardsticks)
+    columns.emplace_back(yardstick.label, Align::right, ratio_width);
+  support::Table table(std::move(columns), {.rule = false});
   for (const Transport transport : all_transports) {
-    fmt::print(out, "  {:<26}", transport_name(transport));
+    std::vector<std::string> cells{std::string(transport_name(transport))};
     const ThroughputFigure* qio = find_figure(figures, transport, 64, Implementation::qio);
-    for (const Column& column : columns)
-      fmt::print(out, " {:>{}}",
-                 ratio(qio, find_figure(figures, transport, 64, column.implementation)),
-                 ratio_width);
-    fmt::print(out, "\n");
+    for (const Yardstick& yardstick : yardsticks)
+      cells.push_back(ratio(qio, find_figure(figures, transport, 64, yardstick.implementation)));
+    table.add_row(std::move(cells));
   }
+  table.print(out);
   fmt::print(out, "  (bufferevent: the libevent row; libuv: the libuv-tick row, a tick's messages in\n"
                   "  one write, as libuv's users send small messages)\n");
 }
 
 } // namespace
-
-std::string grouped(double value) {
-  const std::string digits = fmt::format("{:.0f}", value);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0)
-      out += ',';
-    out += digits[i];
-  }
-  return out;
-}
 
 const ThroughputFigure* find_figure(const std::vector<ThroughputFigure>& figures,
                                     Transport transport, std::size_t size,
@@ -97,21 +117,32 @@ void print_throughput_block(std::FILE* out, std::span<const ThroughputFigure> bl
   if (block.empty())
     return;
   const ThroughputFigure& first = block.front();
-  if (with_heading) {
+  if (with_heading)
     fmt::print(out, "== throughput over {} (median of {} runs of {:.2f} s each)\n",
                transport_name(first.transport), settings.repetitions, settings.run_seconds);
-    fmt::print(out, "{:>6}  {:<10} {:>14} {:>9} {:>8} {:>11} {:>11} {:>9} {:>9}\n", "size",
-               "writer", "messages/s", "MiB/s", "% limit", "writes/MiB", "EAGAIN/MiB", "user ns",
-               "sys ns");
-  }
+  // Each block is printed as its runs end, under the one heading line of
+  // its transport: the least widths keep the columns under it.
+  support::Table table({{"size", Align::right, 6},
+                        {"writer", Align::left, 10, 2},
+                        {"messages/s", Align::right, 14},
+                        {"MiB/s", Align::right, 9},
+                        {"% limit", Align::right, 8},
+                        {"writes/MiB", Align::right, 11},
+                        {"EAGAIN/MiB", Align::right, 11},
+                        {"user ns", Align::right, 9},
+                        {"sys ns", Align::right, 9},
+                        note},
+                       with_heading ? flush_left : rows_only);
   for (const ThroughputFigure& figure : block)
-    fmt::print(out,
-               "{:>6}  {:<10} {:>14} {:>9.1f} {:>8.1f} {:>11.1f} {:>11.1f} {:>9.1f} {:>9.1f}{}\n",
-               figure.message_size, implementation_name(figure.implementation),
-               grouped(figure.messages_per_second), figure.mib_per_second, figure.percent_of_limit,
-               figure.writes_per_mib, figure.would_block_per_mib, figure.writer_user_ns_per_message,
-               figure.writer_system_ns_per_message,
-               figure.runs == settings.repetitions ? "" : "  (some runs failed)");
+    table.add_row({fmt::format("{}", figure.message_size),
+                   std::string(implementation_name(figure.implementation)),
+                   grouped_rate(figure.messages_per_second), fixed(figure.mib_per_second, 1),
+                   fixed(figure.percent_of_limit, 1), fixed(figure.writes_per_mib, 1),
+                   fixed(figure.would_block_per_mib, 1),
+                   fixed(figure.writer_user_ns_per_message, 1),
+                   fixed(figure.writer_system_ns_per_message, 1),
+                   figure.runs == settings.repetitions ? "" : "(some runs failed)"});
+  table.print(out);
   fmt::print(out, "\n");
   std::fflush(out);
 }
@@ -120,15 +151,12 @@ void print_ratios(std::FILE* out, const std::vector<ThroughputFigure>& figures) 
   fmt::print(out, "== qio and qio+AST against every other writer "
                   "(medians of per-round ratios of messages/s)\n");
   for (const Transport transport : all_transports) {
-    fmt::print(out, "{}\n{:>6}  {:<8}", transport_name(transport), "size", "writer");
-    for (const Implementation implementation : all_implementations)
-      if (!is_qio(implementation))
-        fmt::print(out, " {:>{}}", fmt::format("/{}", implementation_name(implementation)),
-                   ratio_width);
-    fmt::print(out, " {:>{}}\n", "AST cost", ratio_width);
+    fmt::print(out, "{}\n", transport_name(transport));
+    support::Table table = ratio_table();
     for (const ThroughputFigure& figure : figures)
       if (figure.transport == transport && is_qio(figure.implementation))
-        print_ratio_row(out, figures, figure);
+        table.add_row(ratio_row(figures, figure));
+    table.print(out);
   }
   fmt::print(out, "  AST cost: qio's rate without an AST per message over its rate with one\n");
   print_headlines(out, figures);
@@ -139,42 +167,49 @@ void print_enqueue(std::FILE* out, const std::vector<EnqueueFigure>& figures) {
   if (figures.empty())
     return;
   fmt::print(out, "== enqueue: {} 64-byte messages queued, peer not reading\n",
-             grouped(static_cast<double>(figures.front().messages)));
-  fmt::print(out, "{:<10} {:>10} {:>16} {:>22}\n", "subject", "ns/message", "bytes/request",
-             "instructions/message");
+             support::grouped(figures.front().messages));
+  support::Table table({{"subject", Align::left, 10},
+                        {"ns/message", Align::right, 10},
+                        {"bytes/request", Align::right, 16},
+                        {"instructions/message", Align::right, 22}},
+                       flush_left);
   for (const EnqueueFigure& figure : figures) {
     const std::string instructions = figure.instructions
                                          ? fmt::format("{:.1f}", *figure.instructions)
                                          : figure.instructions_note;
     if (!figure.error.empty())
-      fmt::print(out, "{:<10} failed: {}\n", figure.subject, figure.error);
+      table.add_row({figure.subject, "failed: " + figure.error});
     else
-      fmt::print(out, "{:<10} {:>10.1f} {:>16.1f} {:>22}\n", figure.subject, figure.ns_per_message,
-                 figure.bytes_per_request, instructions);
+      table.add_row({figure.subject, fixed(figure.ns_per_message, 1),
+                     fixed(figure.bytes_per_request, 1), instructions});
   }
+  table.print(out);
   fmt::print(out, "  bytes/request: resident growth beyond the 64-byte payload; "
                   "instructions: callgrind, user space, callees included\n\n");
 }
 
 void print_channels(std::FILE* out, const ChannelsFigures& figures) {
   fmt::print(out, "== channels: qio_flush with {} configured channels (peer ends held {})\n",
-             grouped(figures.channels),
+             support::grouped(static_cast<std::uint64_t>(figures.channels)),
              figures.peers_in_child ? "by a child process, passed with SCM_RIGHTS"
                                     : "in this process");
   if (!figures.error.empty()) {
     fmt::print(out, "  failed: {}\n\n", figures.error);
     return;
   }
-  fmt::print(out, "{:<44} {:>12} {:>12}\n", "", fmt::format("{} channels", figures.channels),
-             "1 channel");
-  fmt::print(out, "{:<44} {:>12.1f} {:>12.1f}\n", "qio_flush, all idle (ns)", figures.idle_flush_ns,
-             figures.idle_flush_alone_ns);
-  fmt::print(out, "{:<44} {:>12.1f} {:>12.1f}\n", "qio_flush, one with 64 bytes queued (ns)",
-             figures.busy_flush_ns, figures.busy_flush_alone_ns);
-  fmt::print(out, "{:<44} {:>12.1f}\n", "that channel's own sendmsg of 64 bytes (ns)",
-             figures.own_write_ns);
-  fmt::print(out, "{:<44} {:>12.2f}\n", "busy qio_flush / own sendmsg (paired batches)",
-             figures.busy_over_own_write);
+  support::Table table({{"", Align::left, 44},
+                        {fmt::format("{} channels", figures.channels), Align::right, 12},
+                        {"1 channel", Align::right, 12}},
+                       flush_left);
+  table.add_row({"qio_flush, all idle (ns)", fixed(figures.idle_flush_ns, 1),
+                 fixed(figures.idle_flush_alone_ns, 1)});
+  table.add_row({"qio_flush, one with 64 bytes queued (ns)", fixed(figures.busy_flush_ns, 1),
+                 fixed(figures.busy_flush_alone_ns, 1)});
+  table.add_row({"that channel's own sendmsg of 64 bytes (ns)", fixed(figures.own_write_ns, 1),
+                 ""});
+  table.add_row({"busy qio_flush / own sendmsg (paired batches)",
+                 fixed(figures.busy_over_own_write, 2), ""});
+  table.print(out);
   fmt::print(out, "\n");
 }
 
@@ -185,21 +220,27 @@ void print_fanout(std::FILE* out, const std::vector<FanoutFigures>& setups) {
              "== fan-out tick: one {}-byte message to each peer, then one flush "
              "(median of {} ticks; peers read between ticks, untimed)\n",
              setups.front().message_size, setups.front().ticks);
-  fmt::print(out, "{:<32} {:<10} {:>11} {:>15} {:>9}\n", "peers", "sender", "ns/message",
-             "writes/message", "vs bare");
+  support::Table table({{"peers", Align::left, 32},
+                        {"sender", Align::left, 10},
+                        {"ns/message", Align::right, 11},
+                        {"writes/message", Align::right, 15},
+                        {"vs bare", Align::right, 9}},
+                       flush_left);
   for (const FanoutFigures& setup : setups) {
-    const std::string peers =
-        fmt::format("{} over {}", grouped(setup.peers), transport_name(setup.transport));
+    const std::string peers = fmt::format(
+        "{} over {}", support::grouped(static_cast<std::uint64_t>(setup.peers)),
+        transport_name(setup.transport));
     if (!setup.skipped.empty() || !setup.error.empty()) {
-      fmt::print(out, "{:<32} {}: {}\n", peers, setup.skipped.empty() ? "failed" : "skipped",
-                 setup.skipped.empty() ? setup.error : setup.skipped);
+      table.add_row({peers, setup.skipped.empty() ? "failed: " + setup.error
+                                                  : "skipped: " + setup.skipped});
       continue;
     }
     for (const FanoutRow& row : setup.rows)
-      fmt::print(out, "{:<32} {:<10} {:>11.1f} {:>15.2f} {:>8.2f}x\n",
-                 &row == &setup.rows.front() ? peers : "", fanout_sender_name(row.sender),
-                 row.ns_per_message, row.writes_per_message, row.over_bare);
+      table.add_row({&row == &setup.rows.front() ? peers : "",
+                     std::string(fanout_sender_name(row.sender)), fixed(row.ns_per_message, 1),
+                     fixed(row.writes_per_message, 2), fmt::format("{:.2f}x", row.over_bare)});
   }
+  table.print(out);
   fmt::print(out,
              "  bare send: send(MSG_DONTWAIT | MSG_NOSIGNAL) per peer; qio: qio_write per peer on a\n"
              "  buffered channel, then one qio_flush; libevent: bufferevent_write per peer, then\n"
@@ -213,21 +254,27 @@ void print_datagrams(std::FILE* out, const DatagramFigures& figures) {
              "== datagrams: {}-byte datagrams queued on a connected UDP socket over loopback "
              "(peer not reading), then sent by qio_flush\n",
              figures.datagram_size);
-  fmt::print(out, "{:>10} {:>5} {:>10} {:>12} {:>9} {:>22}\n", "datagrams", "runs", "drain (s)",
-             "ns/datagram", "vs first", "bare send ns/datagram");
+  support::Table table({{"datagrams", Align::right, 10},
+                        {"runs", Align::right, 5},
+                        {"drain (s)", Align::right, 10},
+                        {"ns/datagram", Align::right, 12},
+                        {"vs first", Align::right, 9},
+                        {"bare send ns/datagram", Align::right, 22}},
+                       flush_left);
   const DatagramRow* first = nullptr;
   for (const DatagramRow& row : figures.rows) {
     if (row.runs == 0) {
-      fmt::print(out, "{:>10} {}\n", grouped(static_cast<double>(row.datagrams)),
-                 row.skipped.empty() ? "not run" : "skipped: " + row.skipped);
+      table.add_row({support::grouped(row.datagrams),
+                     row.skipped.empty() ? "not run" : "skipped: " + row.skipped});
       continue;
     }
     first = first ? first : &row;
-    fmt::print(out, "{:>10} {:>5} {:>10.3f} {:>12.1f} {:>8.2f}x {:>22.1f}\n",
-               grouped(static_cast<double>(row.datagrams)), row.runs, row.drain_seconds,
-               row.ns_per_datagram, row.ns_per_datagram / first->ns_per_datagram,
-               row.bare_ns_per_datagram);
+    table.add_row({support::grouped(row.datagrams), fmt::format("{}", row.runs),
+                   fixed(row.drain_seconds, 3), fixed(row.ns_per_datagram, 1),
+                   fmt::format("{:.2f}x", row.ns_per_datagram / first->ns_per_datagram),
+                   fixed(row.bare_ns_per_datagram, 1)});
   }
+  table.print(out);
   if (!figures.error.empty())
     fmt::print(out, "  failed: {}\n", figures.error);
   fmt::print(out,
@@ -252,9 +299,17 @@ void print_xdr(std::FILE* out, const XdrFigures& figures) {
              "== xdr: 256-byte rpcgen records (bench/bench_record.x), median of {} runs of "
              "{:.2f} s each\n",
              figures.repetitions, figures.run_seconds);
-  fmt::print(out, "{:<19} {:<14} {:>12} {:>9} {:>11} {:>11} {:>9} {:>9}  {}\n", "transport",
-             "writer", "records/s", "MiB/s", "writes/MiB", "EAGAIN/MiB", "user ns", "sys ns",
-             "vs libtirpc");
+  support::Table table({{"transport", Align::left, 19},
+                        {"writer", Align::left, 14},
+                        {"records/s", Align::right, 12},
+                        {"MiB/s", Align::right, 9},
+                        {"writes/MiB", Align::right, 11},
+                        {"EAGAIN/MiB", Align::right, 11},
+                        {"user ns", Align::right, 9},
+                        {"sys ns", Align::right, 9},
+                        {"vs libtirpc", Align::left, 0, 2},
+                        note},
+                       flush_left);
   std::optional<Transport> printed;
   for (const XdrFigure& figure : figures.figures) {
     const bool first_of_transport = printed != figure.transport;
@@ -267,13 +322,14 @@ void print_xdr(std::FILE* out, const XdrFigures& figures) {
           other && figure.runs > 0 ? xdr_ratio(figure, *other) : std::nullopt;
       versus = ratio ? fmt::format("{:.2f}x {}", *ratio, xdr_writer_name(peer)) : "no figures";
     }
-    fmt::print(out, "{:<19} {:<14} {:>12} {:>9.1f} {:>11.1f} {:>11.1f} {:>9.1f} {:>9.1f}  {}{}\n",
-               first_of_transport ? transport_name(figure.transport) : "",
-               xdr_writer_name(figure.writer), grouped(figure.records_per_second),
-               figure.mib_per_second, figure.writes_per_mib, figure.would_block_per_mib,
-               figure.user_ns_per_record, figure.system_ns_per_record, versus,
-               figure.runs == figures.repetitions ? "" : "  (some runs failed)");
+    table.add_row({first_of_transport ? std::string(transport_name(figure.transport)) : "",
+                   std::string(xdr_writer_name(figure.writer)),
+                   grouped_rate(figure.records_per_second), fixed(figure.mib_per_second, 1),
+                   fixed(figure.writes_per_mib, 1), fixed(figure.would_block_per_mib, 1),
+                   fixed(figure.user_ns_per_record, 1), fixed(figure.system_ns_per_record, 1),
+                   versus, figure.runs == figures.repetitions ? "" : "(some runs failed)"});
   }
+  table.print(out);
   fmt::print(out,
              "  xdrrec: libtirpc's xdrrec_create, write() callback, blocking socket, each record\n"
              "  ended with TRUE (written at once); -batch: ended with FALSE (packed into xdrrec's\n"

@@ -27,10 +27,6 @@ const ThroughputFigure* find_figure(const std::vector<ThroughputFigure>& figures
                                     Transport transport, std::size_t size,
                                     Implementation implementation);
 
-// 12345678.9 -> "12,345,679": counts and rates are easier read grouped.
-// (fmt::group_digits would do, but g++ 12 warns falsely inside it.)
-std::string grouped(double value);
-
 Machine describe_machine();
 void print_machine(std::FILE* out, const Machine& machine, const Settings& settings);
 

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "report.hpp"
+#include "support/table.hpp" // support::grouped
 
 namespace bench {
 namespace {
@@ -130,7 +131,7 @@ void check_channels(const Results& results, std::vector<TargetCheck>& checks) {
 TargetCheck fanout_lead(const FanoutFigures& figures) {
   std::string target =
       fmt::format("fan-out, {} peers over {}: qio <= {:.1f}x bare send",
-                  grouped(figures.peers), transport_name(figures.transport),
+                  support::grouped(figures.peers), transport_name(figures.transport),
                   fanout_allowed);
   const FanoutRow* qio = find_fanout_row(figures, FanoutSender::qio);
   if (!qio)
@@ -149,7 +150,7 @@ TargetCheck datagrams_linear(const DatagramFigures& figures) {
   const std::size_t largest = figures.rows.empty() ? 0 : figures.rows.back().datagrams;
   std::string target =
       fmt::format("datagrams, {} to {}: linear (ns/datagram within {:.1f}x)",
-                  grouped(static_cast<double>(smallest)), grouped(static_cast<double>(largest)), datagram_growth_allowed);
+                  support::grouped(smallest), support::grouped(largest), datagram_growth_allowed);
   const DatagramRow* first = nullptr;
   const DatagramRow* last = nullptr;
   for (const DatagramRow& row : figures.rows)
@@ -161,8 +162,8 @@ TargetCheck datagrams_linear(const DatagramFigures& figures) {
     return unmeasured(std::move(target), figures.error.empty() ? "not run" : figures.error);
   const double growth = last->ns_per_datagram / first->ns_per_datagram;
   std::string measured = fmt::format("{:.2f}x from {} to {}", growth,
-                                     grouped(static_cast<double>(first->datagrams)),
-                                     grouped(static_cast<double>(last->datagrams)));
+                                     support::grouped(first->datagrams),
+                                     support::grouped(last->datagrams));
   if (growth > datagram_growth_allowed)
     return {std::move(target), std::move(measured), Verdict::missed};
   if (last != &figures.rows.back())
@@ -221,12 +222,17 @@ void print_targets(std::FILE* out, const std::vector<TargetCheck>& checks) {
   if (checks.empty())
     return;
   fmt::print(out, "== targets\n");
+  support::Table table({{"target", support::Align::left, 72},
+                        {"verdict", support::Align::left, 13},
+                        "measured"},
+                       {.indent = "", .headings = false, .rule = false});
   for (const TargetCheck& check : checks) {
     const char* verdict = check.verdict == Verdict::met      ? "met"
                           : check.verdict == Verdict::missed ? "MISSED"
                                                              : "not measured";
-    fmt::print(out, "{:<72} {:<13} {}\n", check.target, verdict, check.measured);
+    table.add_row({check.target, verdict, check.measured});
   }
+  table.print(out);
   fmt::print(out, "\n");
 }
 

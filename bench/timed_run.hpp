@@ -7,7 +7,7 @@
 #include <unistd.h> // alarm
 
 #include <string>  // the connection's error
-#include <utility> // std::declval
+#include <utility> // std::declval, std::move
 
 #include "bench.hpp"
 #include "syscall_count.hpp"
@@ -29,7 +29,7 @@ template <class Written, class Read> struct TimedRun {
   double seconds = 0;        // from the start to the reader's end of file
 };
 
-// Connects a pair over `transport`, starts a `ReaderType(fd, check_content)`
+// Connects a pair over `transport`, starts a `ReaderType(owned fd, check_content)`
 // on one end, and runs `write(fd, deadline)` here on the other, with the
 // deadline `run_length` from the start: the writer owns its descriptor and
 // closes it when done, which ends the reader.
@@ -38,17 +38,17 @@ auto timed_run(Transport transport, Clock::duration run_length, bool check_conte
   using Written = decltype(write(0, Clock::time_point{}));
   using Read = decltype(std::declval<ReaderType&>().join());
   TimedRun<Written, Read> run;
-  const SocketPair pair = connect_pair(transport);
+  SocketPair pair = connect_pair(transport);
   if (!pair.error.empty()) {
     run.connect_error = pair.error;
     return run;
   }
   ::alarm(watchdog_seconds);
-  ReaderType reader(pair.reader, check_content);
+  ReaderType reader(std::move(pair.reader), check_content);
   reset_syscall_tally();
   const Clock::time_point start = Clock::now();
   const CpuTime cpu_before = thread_cpu_time();
-  run.written = write(pair.writer, start + run_length);
+  run.written = write(pair.writer.release(), start + run_length);
   run.writer_cpu = thread_cpu_time() - cpu_before;
   run.syscalls = syscall_tally();
   run.read = reader.join();

@@ -5,12 +5,15 @@
 
 #include <array>       // all_transports
 #include <cstdint>     // std::uint64_t
+#include <span>        // a chunk read
 #include <string>      // error texts
 #include <string_view> // transport names
-#include <thread>      // the reader's thread
 #include <vector>      // PeerSockets' descriptors
 
 #include "bench.hpp"
+#include "support/draining_reader.hpp"
+#include "support/loopback.hpp" // raise_descriptor_limit
+#include "support/unique_fd.hpp"
 
 namespace bench {
 
@@ -19,10 +22,10 @@ inline constexpr std::array all_transports{Transport::unix_socketpair, Transport
 
 std::string_view transport_name(Transport transport) noexcept;
 
-// Two connected sockets, both blocking; -1 where creation failed.
+// Two connected sockets, both blocking; neither where creation failed.
 struct SocketPair {
-  int writer = -1;
-  int reader = -1;
+  support::UniqueFd writer;
+  support::UniqueFd reader;
   std::string error; // empty on success
 };
 
@@ -34,9 +37,7 @@ SocketPair connect_pair(Transport transport);
 // `writer` connected to it. Both blocking.
 SocketPair connect_datagram_pair();
 
-// Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit
-// now in force.
-long raise_descriptor_limit();
+using support::raise_descriptor_limit;
 // Descriptors the rest of the program may have open besides a case's own.
 inline constexpr long spare_descriptors = 64;
 
@@ -67,26 +68,21 @@ struct ReaderResult {
 };
 
 // Drains a descriptor on its own thread until end of file, counting bytes
-// and, if asked, checking each chunk against the pattern. Owns and closes
-// the descriptor. A mismatch is recorded and reading goes on, so the writer
-// is never left blocked.
+// and, if asked, checking each chunk against the pattern. A mismatch is
+// recorded and reading goes on, so the writer is never left blocked.
 class Reader {
 public:
-  Reader(int fd, bool check_content);
-  ~Reader();
-  Reader(const Reader&) = delete;
-  Reader& operator=(const Reader&) = delete;
+  Reader(support::UniqueFd fd, bool check_content);
 
   // Waits for end of file; call once.
   ReaderResult join();
 
 private:
-  void run();
+  void check(std::span<const char> chunk, std::uint64_t position);
 
-  int fd_;
   bool check_content_;
-  ReaderResult result_;
-  std::thread thread_;
+  std::string mismatch_;          // the first, if any
+  support::DrainingReader reader_; // last: starts once the rest is ready
 };
 
 } // namespace bench

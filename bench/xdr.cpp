@@ -3,16 +3,14 @@
 // record marks, and the medians.
 #include "xdr.hpp"
 
-#include <unistd.h> // read, close
-
 #include <array>   // records, samples per writer
-#include <cerrno>  // errno, EINTR
-#include <cstring> // std::memcmp, std::memcpy, std::strerror
-#include <memory>  // the read buffer
-#include <thread>  // the reader
+#include <cstring> // std::memcmp, std::memcpy
+#include <span>    // a chunk read
+#include <utility> // std::move
 
 #include <fmt/format.h>
 
+#include "support/draining_reader.hpp"
 #include "syscall_count.hpp"
 #include "timed_run.hpp"
 #include "timing.hpp"
@@ -32,25 +30,19 @@ struct XdrReadResult {
 // Drains the reader's end until end of file on a thread of its own,
 // following RFC 5531 record marks: each record's fragments must add up to
 // one bench_record, and with `check_content` each record must be the
-// encoding of the next record number. Owns and closes the descriptor.
+// encoding of the next record number.
 class RecordStreamReader {
 public:
-  RecordStreamReader(int fd, bool check_content)
-      : fd_(fd), check_content_(check_content), thread_([this] { run(); }) {}
-  ~RecordStreamReader() {
-    if (thread_.joinable())
-      thread_.join();
-  }
-  RecordStreamReader(const RecordStreamReader&) = delete;
-  RecordStreamReader& operator=(const RecordStreamReader&) = delete;
+  RecordStreamReader(support::UniqueFd fd, bool check_content)
+      : check_content_(check_content),
+        reader_(std::move(fd), [this](std::span<const char> chunk, std::uint64_t) {
+          take(chunk.data(), chunk.size());
+        }) {}
 
-  XdrReadResult join() {
-    thread_.join();
-    return result_;
-  }
+  // Waits for end of file; call once.
+  XdrReadResult join();
 
 private:
-  void run();
   void take(const char* bytes, std::size_t length);
   void end_fragment();
   void fail(std::string error) {
@@ -58,7 +50,6 @@ private:
       result_.error = std::move(error);
   }
 
-  int fd_;
   bool check_content_;
   XdrReadResult result_;
   RecordSource source_; // the expected records, when checking content
@@ -69,29 +60,18 @@ private:
   std::size_t fragment_left_ = 0;   // bytes of the fragment still to come
   bool last_fragment_ = false;      // the current fragment ends its record
   std::uint64_t record_length_ = 0; // bytes of the record so far
-  std::thread thread_;              // last: starts once the rest is ready
+  support::DrainingReader reader_;  // last: starts once the rest is ready
 };
 
-void RecordStreamReader::run() {
-  constexpr std::size_t chunk = 256 * 1024;
-  const auto buffer = std::make_unique<char[]>(chunk);
-  for (;;) {
-    const ssize_t got = ::read(fd_, buffer.get(), chunk);
-    if (got < 0 && errno == EINTR)
-      continue;
-    if (got < 0) {
-      fail(fmt::format("read: {}", std::strerror(errno)));
-      break;
-    }
-    if (got == 0)
-      break;
-    result_.bytes += static_cast<std::size_t>(got);
-    take(buffer.get(), static_cast<std::size_t>(got));
-  }
+XdrReadResult RecordStreamReader::join() {
+  support::DrainOutcome outcome = reader_.join();
+  if (!outcome.error.empty())
+    fail(std::move(outcome.error));
   if (mark_bytes_ != 0 || record_length_ != 0 || fragment_left_ != 0)
     fail(fmt::format("the stream ended inside record {}", result_.records));
-  result_.finished = Clock::now();
-  ::close(fd_);
+  result_.bytes = outcome.bytes;
+  result_.finished = outcome.finished;
+  return result_;
 }
 
 void RecordStreamReader::take(const char* bytes, std::size_t length) {

@@ -4,83 +4,108 @@
 
 #include <fmt/format.h>
 
-#include <string> // a row's detail
+#include <string>  // a row's detail
+#include <utility> // std::move
+
+#include "support/table.hpp"
 
 namespace soak {
 namespace {
 
+using support::Fault;
+
 double mebibytes(std::uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
 
-void row(std::FILE* out, const char* name, std::uint64_t value, const std::string& detail = {}) {
-  fmt::print(out, "  {:<26} {:>14}{}\n", name, value, detail.empty() ? "" : "  " + detail);
+std::uint64_t faults_injected(const support::FaultySystemCalls& faulty) {
+  return faulty.output_faults().total() + faulty.input_faults().total();
 }
 
-void invariant(std::FILE* out, const char* name, std::uint64_t value) {
-  fmt::print(out, "  {:<26} {:>14}{}\n", name, value, value == 0 ? "" : "  <-- BROKEN");
-}
+// Rows of a name, a count and what else there is to say about it.
+class FigureTable {
+public:
+  void section(std::string name) { table_.add_line(std::move(name)); }
+  void row(const char* name, std::uint64_t value, std::string detail = {}) {
+    table_.add_row({name, fmt::format("{}", value), std::move(detail)});
+  }
+  void invariant(const char* name, std::uint64_t value) {
+    row(name, value, value == 0 ? "" : "<-- BROKEN");
+  }
+  void print(std::FILE* out) const { table_.print(out); }
+
+private:
+  support::Table table_{{{"", support::Align::left, 26},
+                         {"", support::Align::right, 14},
+                         {"", support::Align::left, 0, 2}},
+                        {.headings = false, .rule = false}};
+};
 
 } // namespace
 
-void print_figures(std::FILE* out, const Figures& figures, const FaultCounts& faults,
-                   double seconds, long peak_rss_kib) {
+void print_figures(std::FILE* out, const Figures& figures,
+                   const support::FaultySystemCalls& faulty, double seconds, long peak_rss_kib) {
+  const support::FaultCounts& writes = faulty.output_faults();
+  const support::FaultCounts& reads = faulty.input_faults();
   const std::uint64_t sessions =
       figures.sessions_c_api + figures.sessions_engine + figures.sessions_xdr;
-  fmt::print(out, "traffic ({:.1f} s)\n", seconds);
-  row(out, "connections", sessions,
-      fmt::format("C API {}, faulty Engine {}, xdr_glue {}", figures.sessions_c_api,
-                  figures.sessions_engine, figures.sessions_xdr));
-  row(out, "messages queued", figures.messages_queued,
-      fmt::format("{:.1f} MiB", mebibytes(figures.bytes_queued)));
-  row(out, "messages received intact", figures.messages_received,
-      fmt::format("{:.1f} MiB", mebibytes(figures.bytes_received)));
-  row(out, "  AST ok / failed", figures.messages_ok,
-      fmt::format("/ {}", figures.messages_failed));
-  row(out, "  cancelled", figures.messages_cancelled);
-  row(out, "  without AST, completed", figures.messages_silent);
-  row(out, "XDR records sent", figures.records_sent,
-      fmt::format("received {}, pruned {}", figures.records_received, figures.records_pruned));
-  row(out, "ASTs", figures.asts_received,
-      fmt::format("of {} expected (writes and reads)", figures.asts_expected));
-  row(out, "reads with data", figures.reads_completed);
-  row(out, "EAGAIN at queue time", figures.refusals);
-  fmt::print(out, "events\n");
-  row(out, "reader pauses", figures.pauses);
-  row(out, "prunes", figures.prunes);
-  row(out, "reconfigures (pending)", figures.reconfigures);
-  row(out, "terminated mid-stream", figures.terminations,
-      fmt::format("{} of them from an AST on the channel", figures.terminations_in_ast));
-  row(out, "graceful ends", figures.graceful_ends);
-  row(out, "disconnects survived", figures.disconnects_survived);
-  row(out, "faults injected", faults.total());
-  row(out, "  short writes", faults.short_writes);
-  row(out, "  EINTR / EAGAIN on write", faults.write_interrupts,
-      fmt::format("/ {}", faults.write_would_block));
-  row(out, "  ECONNRESET on write", faults.write_resets);
-  row(out, "  short reads", faults.short_reads);
-  row(out, "  EINTR / EAGAIN on read", faults.read_interrupts,
-      fmt::format("/ {}", faults.read_would_block));
-  row(out, "  ECONNRESET on read", faults.read_resets);
-  fmt::print(out, "invariants\n");
-  invariant(out, "lost", figures.lost);
-  invariant(out, "duplicated", figures.duplicated);
-  invariant(out, "reordered", figures.reordered);
-  invariant(out, "corrupted", figures.corrupted);
-  invariant(out, "ASTs missing", figures.asts_missing);
-  invariant(out, "ASTs doubled", figures.asts_doubled);
-  invariant(out, "ASTs out of order", figures.asts_out_of_order);
-  invariant(out, "ASTs misreporting", figures.asts_misreported);
-  invariant(out, "stalled connections", figures.stalled);
-  invariant(out, "unexpected errors", figures.unexpected_errors);
+  FigureTable table;
+  table.section(fmt::format("traffic ({:.1f} s)", seconds));
+  table.row("connections", sessions,
+            fmt::format("C API {}, faulty Engine {}, xdr_glue {}", figures.sessions_c_api,
+                        figures.sessions_engine, figures.sessions_xdr));
+  table.row("messages queued", figures.messages_queued,
+            fmt::format("{:.1f} MiB", mebibytes(figures.bytes_queued)));
+  table.row("messages received intact", figures.messages_received,
+            fmt::format("{:.1f} MiB", mebibytes(figures.bytes_received)));
+  table.row("  AST ok / failed", figures.messages_ok, fmt::format("/ {}", figures.messages_failed));
+  table.row("  cancelled", figures.messages_cancelled);
+  table.row("  without AST, completed", figures.messages_silent);
+  table.row("XDR records sent", figures.records_sent,
+            fmt::format("received {}, pruned {}", figures.records_received,
+                        figures.records_pruned));
+  table.row("ASTs", figures.asts_received,
+            fmt::format("of {} expected (writes and reads)", figures.asts_expected));
+  table.row("reads with data", figures.reads_completed);
+  table.row("EAGAIN at queue time", figures.refusals);
+  table.section("events");
+  table.row("reader pauses", figures.pauses);
+  table.row("prunes", figures.prunes);
+  table.row("reconfigures (pending)", figures.reconfigures);
+  table.row("terminated mid-stream", figures.terminations,
+            fmt::format("{} of them from an AST on the channel", figures.terminations_in_ast));
+  table.row("graceful ends", figures.graceful_ends);
+  table.row("disconnects survived", figures.disconnects_survived);
+  table.row("faults injected", faults_injected(faulty));
+  table.row("  short writes", writes[Fault::short_transfer]);
+  table.row("  EINTR / EAGAIN on write", writes[Fault::interrupted],
+            fmt::format("/ {}", writes[Fault::would_block]));
+  table.row("  ECONNRESET on write", writes[Fault::connection_reset]);
+  table.row("  short reads", reads[Fault::short_transfer]);
+  table.row("  EINTR / EAGAIN on read", reads[Fault::interrupted],
+            fmt::format("/ {}", reads[Fault::would_block]));
+  table.row("  ECONNRESET on read", reads[Fault::connection_reset]);
+  table.section("invariants");
+  table.invariant("lost", figures.lost);
+  table.invariant("duplicated", figures.duplicated);
+  table.invariant("reordered", figures.reordered);
+  table.invariant("corrupted", figures.corrupted);
+  table.invariant("ASTs missing", figures.asts_missing);
+  table.invariant("ASTs doubled", figures.asts_doubled);
+  table.invariant("ASTs out of order", figures.asts_out_of_order);
+  table.invariant("ASTs misreporting", figures.asts_misreported);
+  table.invariant("stalled connections", figures.stalled);
+  table.invariant("unexpected errors", figures.unexpected_errors);
+  table.print(out);
   fmt::print(out, "peak RSS {:.1f} MiB\n", static_cast<double>(peak_rss_kib) / 1024.0);
 }
 
-void print_progress(std::FILE* out, const Figures& figures, const FaultCounts& faults,
-                    double seconds, std::size_t open_sessions) {
+void print_progress(std::FILE* out, const Figures& figures,
+                    const support::FaultySystemCalls& faulty, double seconds,
+                    std::size_t open_sessions) {
   fmt::print(out,
              "[{:7.1f} s] {} open, {} messages, {:.1f} MiB received, {} records, {} ASTs, "
              "{} faults, {} disconnects, {} invariant breaks\n",
              seconds, open_sessions, figures.messages_queued, mebibytes(figures.bytes_received),
-             figures.records_received, figures.asts_received, faults.total(),
+             figures.records_received, figures.asts_received, faults_injected(faulty),
              figures.disconnects_survived, figures.invariant_breaks());
   std::fflush(out);
 }

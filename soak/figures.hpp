@@ -7,7 +7,7 @@
 #include <cstdint> // std::uint64_t
 #include <cstdio>  // std::FILE
 
-#include "faults.hpp"
+#include "support/faulty_system_calls.hpp"
 
 namespace soak {
 
@@ -60,11 +60,14 @@ struct Figures {
 };
 
 // The final table.
-void print_figures(std::FILE* out, const Figures& figures, const FaultCounts& faults,
+// The faults are those `faulty` injected.
+void print_figures(std::FILE* out, const Figures& figures,
+                   const support::FaultySystemCalls& faulty,
                    double seconds, long peak_rss_kib);
 
 // One progress line.
-void print_progress(std::FILE* out, const Figures& figures, const FaultCounts& faults,
+void print_progress(std::FILE* out, const Figures& figures,
+                    const support::FaultySystemCalls& faulty,
                     double seconds, std::size_t open_sessions);
 
 } // namespace soak

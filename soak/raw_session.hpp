@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // raw_session.hpp - sessions that send framed messages straight through
 // qio: the C API's process-wide engine, or a qio::Engine whose system calls
-// fail now and then (faults.hpp).
+// fail now and then (support/faulty_system_calls.hpp).
 #ifndef QIO_SOAK_RAW_SESSION_HPP
 #define QIO_SOAK_RAW_SESSION_HPP
 

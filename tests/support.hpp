@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // support.hpp - shared fixtures for the Catch2 suite: descriptors that close
-// themselves, a peer reader, and a recorder for C ASTs.
+// themselves (support/'s, named for the tests), a peer reader, and a
+// recorder for C ASTs.
 #ifndef QIO_TESTS_SUPPORT_HPP
 #define QIO_TESTS_SUPPORT_HPP
 
@@ -16,33 +17,13 @@
 #include <vector>
 
 #include "qio/qio.h"
+#include "support/loopback.hpp"
+#include "support/unique_fd.hpp"
 
 namespace qio_test {
 
 // An owned descriptor, closed on destruction.
-class Fd {
-public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    reset();
-    fd_ = std::exchange(other.fd_, -1);
-    return *this;
-  }
-  int get() const { return fd_; }
-  // Gives the descriptor up, for a test whose code under test closes it.
-  int release() { return std::exchange(fd_, -1); }
-  void reset() {
-    if (fd_ >= 0)
-      ::close(fd_);
-    fd_ = -1;
-  }
-
-private:
-  int fd_ = -1;
-};
+using Fd = support::UniqueFd;
 
 struct FdPair {
   Fd local;  // the end the test queues on
@@ -50,18 +31,20 @@ struct FdPair {
 };
 
 inline FdPair socket_pair(int type = SOCK_STREAM) {
-  int fds[2];
-  if (::socketpair(AF_UNIX, type, 0, fds) != 0)
-    std::abort();
-  return {Fd(fds[0]), Fd(fds[1])};
+  support::ConnectedPair pair = support::unix_socket_pair(type);
+  return {std::move(pair.first), std::move(pair.second)};
 }
 
 // local = write end, remote = read end.
 inline FdPair pipe_pair() {
-  int fds[2];
-  if (::pipe(fds) != 0)
-    std::abort();
-  return {Fd(fds[1]), Fd(fds[0])};
+  support::ConnectedPair pair = support::pipe_pair();
+  return {std::move(pair.first), std::move(pair.second)};
+}
+
+// A connected loopback TCP pair: local = client, remote = accepted server.
+inline FdPair tcp_pair() {
+  support::ConnectedPair pair = support::connect_loopback_pair();
+  return {std::move(pair.first), std::move(pair.second)};
 }
 
 // An unlinked temporary regular file, open read-write.

@@ -8,9 +8,7 @@
 // the objects its ASTs write to. Waiting is on real events (poll on the
 // peer, a reader thread), bounded in time; a Watchdog ends the program if a
 // qio call blocks.
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -42,30 +40,10 @@ namespace {
 
 // ---- descriptors ---------------------------------------------------------------
 
-// A connected loopback TCP pair: local = client, remote = accepted server.
-FdPair tcp_pair() {
-  Fd listener(::socket(AF_INET, SOCK_STREAM, 0));
-  REQUIRE(listener.get() >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  auto* generic = reinterpret_cast<sockaddr*>(&address);
-  REQUIRE(::bind(listener.get(), generic, sizeof address) == 0);
-  REQUIRE(::listen(listener.get(), 1) == 0);
-  socklen_t length = sizeof address;
-  REQUIRE(::getsockname(listener.get(), generic, &length) == 0);
-  Fd client(::socket(AF_INET, SOCK_STREAM, 0));
-  REQUIRE(::connect(client.get(), generic, sizeof address) == 0);
-  Fd server(::accept(listener.get(), nullptr, nullptr));
-  REQUIRE(server.get() >= 0);
-  return {std::move(client), std::move(server)};
-}
-
 // "socket" (AF_UNIX socketpair), "tcp" (loopback) or "pipe".
 FdPair connected_pair(const std::string& kind) {
   if (kind == "tcp")
-    return tcp_pair();
+    return qio_test::tcp_pair();
   if (kind == "pipe")
     return qio_test::pipe_pair();
   return qio_test::socket_pair();

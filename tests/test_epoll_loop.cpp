@@ -3,7 +3,6 @@
 // driving qio through qio_set_interest, qio_timeout_ms and qio_flush, run
 // over 1,000 socketpairs whose peers the same loop reads.
 #include <sys/epoll.h>    // EPOLLOUT
-#include <sys/resource.h> // getrlimit, setrlimit
 #include <sys/socket.h>   // socketpair, setsockopt
 #include <unistd.h>       // read
 
@@ -87,15 +86,6 @@ int kernel_writers(int epoll_fd) {
   return writers;
 }
 
-bool raise_descriptor_limit(rlim_t wanted) {
-  rlimit limit{};
-  ::getrlimit(RLIMIT_NOFILE, &limit);
-  if (limit.rlim_cur >= wanted)
-    return true;
-  limit.rlim_cur = std::min(limit.rlim_max, wanted);
-  return ::setrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur >= wanted;
-}
-
 struct Channels {
   std::vector<qio_test::Fd> local; // qio's channels
   std::vector<qio_test::Fd> remote;
@@ -160,7 +150,7 @@ bool run_until(epoll_loop* loop, Done done, int& longest_timeout, int& shortest_
 TEST_CASE("an epoll loop driven by qio_set_interest, qio_timeout_ms and qio_flush delivers "
           "every byte over 1,000 socketpairs, arming EPOLLOUT only while a channel has output",
           "[qio][epoll]") {
-  REQUIRE(raise_descriptor_limit(2 * channel_count + 64));
+  REQUIRE(support::raise_descriptor_limit() >= 2 * channel_count + 64);
   qio_init();
   epoll_loop* loop = epoll_loop_create(2 * channel_count + 64);
   REQUIRE(loop != nullptr);

@@ -24,9 +24,9 @@
 #include <system_error>
 #include <vector>
 
-#include "system_calls.hpp" // qio/src: the SystemCalls seam
 #include "qio/engine.hpp"
 #include "support.hpp"
+#include "support/faulty_system_calls.hpp"
 
 using qio::Callback;
 using qio::ChannelOptions;
@@ -36,6 +36,8 @@ using qio_test::drain_available;
 using qio_test::FdPair;
 using qio_test::pipe_pair;
 using qio_test::socket_pair;
+using support::Fault;
+using support::FaultySystemCalls;
 
 namespace {
 
@@ -44,145 +46,6 @@ std::error_code errc(int value) { return {value, std::generic_category()}; }
 std::span<const char> bytes_of(const std::string& text) {
   return {text.data(), text.size()};
 }
-
-enum class Fault {
-  none,
-  short_write,     // only a prefix of the bytes offered is passed on
-  interrupted,     // -1, EINTR
-  would_block,     // -1, EAGAIN
-  no_buffers,      // -1, ENOBUFS
-  broken_pipe,     // -1, EPIPE
-  connection_reset // -1, ECONNRESET
-};
-
-struct Injection {
-  Fault fault = Fault::none;
-  std::size_t bytes = 0; // short_write: how many bytes to pass on
-};
-
-// Forwards every call to the kernel (the base class), except that each
-// writev/sendmsg first takes the next injection from `script`, or, once the
-// script is empty and `random` is set, a transient fault at random.
-class FaultySystemCalls : public qio::detail::SystemCalls {
-public:
-  std::deque<Injection> script;
-  std::mt19937_64* random = nullptr;
-  unsigned fault_percent = 0;
-
-  int writev_calls = 0;
-  int sendmsg_calls = 0;
-  int poll_calls = 0;
-  int thread_sigmask_calls = 0;
-  int sigpending_calls = 0;
-  int sigtimedwait_calls = 0;
-  int last_send_flags = 0;
-  std::vector<int> vector_counts;         // per writev/sendmsg call
-  std::vector<std::size_t> offered_bytes; // per writev/sendmsg call
-  std::map<Fault, int> injected;
-
-  ssize_t writev(int fd, const iovec* vectors, int count) override {
-    ++writev_calls;
-    return output(vectors, count, [&](const iovec* use, int use_count) {
-      return SystemCalls::writev(fd, use, use_count);
-    });
-  }
-  ssize_t sendmsg(int fd, const msghdr* message, int flags) override {
-    ++sendmsg_calls;
-    last_send_flags = flags;
-    return output(message->msg_iov, static_cast<int>(message->msg_iovlen),
-                  [&](const iovec* use, int use_count) {
-                    msghdr copy = *message;
-                    copy.msg_iov = const_cast<iovec*>(use);
-                    copy.msg_iovlen = static_cast<std::size_t>(use_count);
-                    return SystemCalls::sendmsg(fd, &copy, flags);
-                  });
-  }
-  int poll(pollfd* fds, nfds_t count, int timeout_ms) override {
-    ++poll_calls;
-    return SystemCalls::poll(fds, count, timeout_ms);
-  }
-  int thread_sigmask(int how, const sigset_t* set, sigset_t* old_set) override {
-    ++thread_sigmask_calls;
-    return SystemCalls::thread_sigmask(how, set, old_set);
-  }
-  int sigpending(sigset_t* set) override {
-    ++sigpending_calls;
-    return SystemCalls::sigpending(set);
-  }
-  int sigtimedwait(const sigset_t* set, siginfo_t* info, const timespec* timeout) override {
-    ++sigtimedwait_calls;
-    return SystemCalls::sigtimedwait(set, info, timeout);
-  }
-
-private:
-  Injection next_injection(std::size_t offered) {
-    if (!script.empty()) {
-      const Injection next = script.front();
-      script.pop_front();
-      return next;
-    }
-    if (random == nullptr || (*random)() % 100 >= fault_percent)
-      return {};
-    switch ((*random)() % 4) {
-    case 0:
-      return {Fault::short_write, offered < 2 ? offered : 1 + (*random)() % (offered - 1)};
-    case 1:
-      return {Fault::interrupted};
-    case 2:
-      return {Fault::would_block};
-    default:
-      return {Fault::no_buffers};
-    }
-  }
-
-  static ssize_t fail(int error) {
-    errno = error;
-    return -1;
-  }
-
-  template <class Call> ssize_t output(const iovec* vectors, int count, Call call) {
-    std::size_t offered = 0;
-    for (int i = 0; i < count; ++i)
-      offered += vectors[i].iov_len;
-    vector_counts.push_back(count);
-    offered_bytes.push_back(offered);
-    const Injection injection = next_injection(offered);
-    ++injected[injection.fault];
-    switch (injection.fault) {
-    case Fault::none:
-      break;
-    case Fault::short_write:
-      if (injection.bytes > 0 && injection.bytes < offered)
-        return call_with_prefix(vectors, count, injection.bytes, call);
-      break;
-    case Fault::interrupted:
-      return fail(EINTR);
-    case Fault::would_block:
-      return fail(EAGAIN);
-    case Fault::no_buffers:
-      return fail(ENOBUFS);
-    case Fault::broken_pipe:
-      return fail(EPIPE);
-    case Fault::connection_reset:
-      return fail(ECONNRESET);
-    }
-    return call(vectors, count);
-  }
-
-  // Passes on the first `bytes` bytes only: a truncated copy of the vectors.
-  template <class Call>
-  static ssize_t call_with_prefix(const iovec* vectors, int count, std::size_t bytes,
-                                  Call call) {
-    std::vector<iovec> prefix;
-    for (int i = 0; i < count && bytes > 0; ++i) {
-      iovec part = vectors[i];
-      part.iov_len = std::min(part.iov_len, bytes);
-      bytes -= part.iov_len;
-      prefix.push_back(part);
-    }
-    return call(prefix.data(), static_cast<int>(prefix.size()));
-  }
-};
 
 enum class Kind { socket, pipe };
 
@@ -315,7 +178,7 @@ TEST_CASE("EAGAIN and ENOBUFS mean later: nothing fails and the next flush sends
 TEST_CASE("on a regular file a seek and a read wait for the writes queued before them, "
           "even when a write must wait",
           "[faults][file]") {
-  const Fault fault = GENERATE(Fault::would_block, Fault::short_write);
+  const Fault fault = GENERATE(Fault::would_block, Fault::short_transfer);
   CAPTURE(fault == Fault::would_block ? "EAGAIN" : "short write");
   Recorder log;
   std::deque<Tagged> receivers{{&log, 0}, {&log, 1}, {&log, 2}};
@@ -331,8 +194,8 @@ TEST_CASE("on a regular file a seek and a read wait for the writes queued before
   REQUIRE_FALSE(engine.read(fd, buffer, Callback::to(receivers[2])));
   // The first flush moves nothing, or 3 bytes and then nothing (a flush
   // that moved bytes tries once more before it gives up).
-  if (fault == Fault::short_write)
-    seam.script = {{Fault::short_write, 3}, {Fault::would_block}, {Fault::would_block}};
+  if (fault == Fault::short_transfer)
+    seam.script = {{Fault::short_transfer, 3}, {Fault::would_block}, {Fault::would_block}};
   else
     seam.script = {{Fault::would_block}};
 
@@ -356,6 +219,7 @@ TEST_CASE("a short write resumes exactly where the kernel stopped", "[faults]") 
   Recorder log;
   std::deque<Tagged> receivers{{&log, 0}, {&log, 1}, {&log, 2}};
   FaultySystemCalls seam;
+  seam.log_output_calls = true;
   Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = make_pair(kind);
   const int fd = pair.local.get();
@@ -366,7 +230,7 @@ TEST_CASE("a short write resumes exactly where the kernel stopped", "[faults]") 
   REQUIRE_FALSE(engine.write(fd, bytes_of(a), Callback::to(receivers[0])));
   REQUIRE_FALSE(engine.write(fd, bytes_of(b), Callback::to(receivers[1])));
   REQUIRE_FALSE(engine.write(fd, bytes_of(c), Callback::to(receivers[2])));
-  seam.script = {{Fault::short_write, prefix}};
+  seam.script = {{Fault::short_transfer, prefix}};
 
   engine.flush();
   CHECK(output_calls(seam, kind) == 2);
@@ -400,7 +264,7 @@ TEST_CASE("many short writes in a row still deliver every byte once", "[faults]"
   const std::string text = pattern(50, 'a');
   REQUIRE_FALSE(engine.write(fd, bytes_of(text), Callback::to(receiver)));
   for (int i = 0; i < 49; ++i)
-    seam.script.push_back({Fault::short_write, 1});
+    seam.script.push_back({Fault::short_transfer, 1});
 
   engine.flush();
   CHECK(output_calls(seam, kind) == 50); // 49 one-byte calls, then the last byte
@@ -437,7 +301,7 @@ TEST_CASE("EPIPE and ECONNRESET fail the request and every later one, sticky unt
   REQUIRE_FALSE(engine.write(fd, bytes_of(b), Callback::to(receivers[1])));
   REQUIRE_FALSE(engine.write(fd, bytes_of(c), Callback::to(receivers[2])));
   if (sent_first > 0)
-    seam.script.push_back({Fault::short_write, sent_first});
+    seam.script.push_back({Fault::short_transfer, sent_first});
   seam.script.push_back({fault});
 
   engine.flush();
@@ -552,6 +416,7 @@ TEST_CASE("a blocking pipe is polled before each write and offered at most PIPE_
   Recorder log;
   Tagged receiver{&log, 0};
   FaultySystemCalls seam;
+  seam.log_output_calls = true;
   Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = pipe_pair();
   const int fd = pair.local.get();
@@ -583,6 +448,7 @@ TEST_CASE("one flush of 1000 small buffered writes needs about one call per 64 K
   const Kind kind = GENERATE(Kind::socket, Kind::pipe);
   CAPTURE(kind_name(kind));
   FaultySystemCalls seam;
+  seam.log_output_calls = true;
   Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = make_pair(kind);
   const int fd = pair.local.get();
@@ -613,6 +479,7 @@ TEST_CASE("one flush of 1000 small buffered writes needs about one call per 64 K
 
 TEST_CASE("unbuffered writes are gathered up to IOV_MAX vectors a call", "[faults][gathering]") {
   FaultySystemCalls seam;
+  seam.log_output_calls = true;
   Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = socket_pair();
   const int fd = pair.local.get();
@@ -715,8 +582,11 @@ TEST_CASE("under random partial writes, EINTR, EAGAIN and ENOBUFS every byte arr
   std::deque<WriteReceiver> receivers;
   std::deque<std::string> unbuffered_bytes; // kept until the end
   FaultySystemCalls seam;
-  seam.random = &random;
-  seam.fault_percent = 30;
+  // 30% of the calls: short, EINTR, EAGAIN and ENOBUFS alike.
+  seam.inject_at_random(~seed, {.short_transfer = 7'500,
+                                .interrupted = 7'500,
+                                .would_block = 7'500,
+                                .no_buffers = 7'500});
   Engine engine = qio::detail::Seam::engine_over(seam);
   FdPair pair = make_pair(kind);
   const int fd = pair.local.get();
@@ -801,8 +671,8 @@ TEST_CASE("under random partial writes, EINTR, EAGAIN and ENOBUFS every byte arr
   }
   CHECK(wrong == 0);
   // The faults were really injected.
-  CHECK(seam.injected[Fault::short_write] > 0);
-  CHECK(seam.injected[Fault::interrupted] > 0);
-  CHECK(seam.injected[Fault::would_block] > 0);
-  CHECK(seam.injected[Fault::no_buffers] > 0);
+  CHECK(seam.output_faults()[Fault::short_transfer] > 0);
+  CHECK(seam.output_faults()[Fault::interrupted] > 0);
+  CHECK(seam.output_faults()[Fault::would_block] > 0);
+  CHECK(seam.output_faults()[Fault::no_buffers] > 0);
 }

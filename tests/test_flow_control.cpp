@@ -4,9 +4,7 @@
 // Time comes from a fake clock through the syscall seam: no test sleeps.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -444,22 +442,6 @@ TEST_CASE("a rise caused by a write is reported by the next flush, before any ca
 namespace {
 
 // The kinds close-after-drain is tried on: (local, remote) connected.
-FdPair tcp_pair() {
-  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(listener, 1) == 0);
-  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  const int client = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  const int accepted = ::accept(listener, nullptr, nullptr);
-  ::close(listener);
-  return {Fd(client), Fd(accepted)};
-}
-
 FdPair pair_of_kind(int kind) {
   switch (kind) {
   case 0:
@@ -467,7 +449,7 @@ FdPair pair_of_kind(int kind) {
   case 1:
     return qio_test::pipe_pair();
   default:
-    return tcp_pair();
+    return qio_test::tcp_pair();
   }
 }
 

@@ -2,12 +2,11 @@
 // test_scale.cpp - many requests on a silent peer, and many connections.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -136,31 +135,16 @@ constexpr std::size_t write_size = 700;
   ::_exit(written == sizeof summary ? 0 : 1);
 }
 
-// Raises the soft descriptor limit as far as the hard limit allows.
-rlim_t raise_descriptor_limit() {
-  rlimit limit{};
-  ::getrlimit(RLIMIT_NOFILE, &limit);
-  limit.rlim_cur = limit.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &limit);
-  return limit.rlim_cur;
-}
-
 } // namespace
 
 TEST_CASE("10,000 loopback connections with queued output all flush and complete",
           "[qio][scale]") {
-  if (raise_descriptor_limit() < connection_count + 100) {
+  if (support::raise_descriptor_limit() < connection_count + 100) {
     WARN("the hard descriptor limit is below " << connection_count + 100 << "; skipped");
     return;
   }
-  Fd listener(::socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(listener.get(), SOMAXCONN) == 0);
-  REQUIRE(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  Fd listener = support::listen_on_loopback();
+  const std::uint16_t port = support::local_port(listener.get());
   int report[2];
   REQUIRE(::pipe(report) == 0);
   const pid_t peer = ::fork();
@@ -180,8 +164,7 @@ TEST_CASE("10,000 loopback connections with queued output all flush and complete
   };
   const std::string payload(write_size, 'c');
   for (int i = 0; i < connection_count; ++i) {
-    Fd connection(::socket(AF_INET, SOCK_STREAM, 0));
-    REQUIRE(::connect(connection.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    Fd connection = support::connect_to_loopback(port);
     REQUIRE(!engine.configure(connection.get(), {}));
     for (int w = 0; w < writes_per_connection; ++w)
       REQUIRE(!engine.write(connection.get(), payload, {count_completion, &completions}));

@@ -12,7 +12,7 @@
 
 #include <fmt/core.h>
 
-#include "common/loopback.hpp"
+#include "support/loopback.hpp"
 #include "common/report.hpp"
 #include "common/xdr_procedure.hpp"
 #include "telemetry.h" // rpcgen: data_packet
@@ -103,7 +103,8 @@ private:
 } // namespace
 
 int run_client(const ClientPlan& plan, ClientReport& report) {
-  const demo::UniqueFd socket = demo::connect_to_loopback(plan.port, {0, plan.receive_buffer});
+  const support::UniqueFd socket = support::connect_to_loopback(
+      plan.port, {.receive_buffer = plan.receive_buffer, .no_delay = true});
   SocketSource source{socket.get()};
   XDR stream{};
   xdrrec_create(&stream, 0, 0, &source, &SocketSource::read, &SocketSource::refuse_writing);

@@ -22,8 +22,8 @@
 #include <fmt/core.h>
 
 #include "client.hpp"
-#include "common/command_line.hpp"
-#include "common/loopback.hpp"
+#include "support/command_line.hpp"
+#include "support/loopback.hpp"
 #include "common/processes.hpp"
 #include "common/report.hpp"
 #include "common/shared_block.hpp"
@@ -50,7 +50,7 @@ struct Settings {
 
 constexpr unsigned policy_count = sizeof every_policy / sizeof every_policy[0];
 
-const demo::Usage usage{
+const support::Usage usage{
     "qio-data-server-demo",
     "[options]",
     "A data server samples a few values every 100 ms and sends each client a DATA\n"
@@ -73,7 +73,7 @@ const demo::Usage usage{
     }};
 
 Settings read_settings(int argc, char** argv) {
-  const demo::CommandLine options(usage, argc, argv);
+  const support::CommandLine options(usage, argc, argv);
   Settings settings;
   settings.policy = options.choice("policy", "keep", {"keep", "prune", "soft", "stall", "close", "all"});
   const bool all = settings.policy == "all";
@@ -131,11 +131,15 @@ ClientPlan plan_for(unsigned client, std::uint16_t port, const Settings& setting
 
 // Starts the clients one at a time, accepting each before the next, so
 // connection i belongs to client i.
-std::vector<demo::UniqueFd> start_clients(const Settings& settings, SharedClients& shared,
+std::vector<support::UniqueFd> start_clients(const Settings& settings, SharedClients& shared,
                                           std::vector<demo::ChildProcess>& children) {
-  demo::UniqueFd listener = demo::listen_on_loopback(0, {settings.socket_buffer, 0});
-  const std::uint16_t port = demo::local_port(listener.get());
-  std::vector<demo::UniqueFd> connections;
+  // The clients' connections inherit the listener's send buffer; each
+  // tick goes out as soon as it is written.
+  const support::SocketOptions server_socket{.send_buffer = settings.socket_buffer,
+                                             .no_delay = true};
+  support::UniqueFd listener = support::listen_on_loopback(0, server_socket);
+  const std::uint16_t port = support::local_port(listener.get());
+  std::vector<support::UniqueFd> connections;
   for (unsigned client = 0; client < settings.clients; ++client) {
     const int listening = listener.get();
     children.push_back(demo::ChildProcess::start([&, client, listening] {
@@ -143,11 +147,11 @@ std::vector<demo::UniqueFd> start_clients(const Settings& settings, SharedClient
       // client's: held open here, they would keep those clients from
       // seeing the end of their streams until this one exits.
       ::close(listening);
-      for (const demo::UniqueFd& earlier : connections)
+      for (const support::UniqueFd& earlier : connections)
         ::close(earlier.get());
       return run_client(plan_for(client, port, settings), shared.clients[client]);
     }));
-    connections.push_back(demo::accept_within(listener.get(), 5000));
+    connections.push_back(support::accept_within(listener.get(), 5000, server_socket));
   }
   return connections;
 }
@@ -168,7 +172,7 @@ ServerPlan server_plan(const Settings& settings) {
   return plan;
 }
 
-RunFacts serve(const Settings& settings, std::vector<demo::UniqueFd> connections,
+RunFacts serve(const Settings& settings, std::vector<support::UniqueFd> connections,
                const SharedClients& shared) {
   const ServerPlan plan = server_plan(settings);
   DataServer server(plan, std::move(connections), shared);

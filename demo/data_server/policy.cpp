@@ -74,7 +74,7 @@ std::string describe_stats(const qio_channel_stats& stats) {
   std::string line = fmt::format(
       "{} queued in {} requests, peak {}, {} written in {} calls", demo::format_bytes(stats.queued_bytes),
       stats.queued_requests, demo::format_bytes(stats.peak_queued_bytes),
-      demo::format_bytes(stats.bytes_written), demo::format_count(stats.write_calls));
+      demo::format_bytes(stats.bytes_written), support::grouped(stats.write_calls));
   if (stats.stalled_ms > 0)
     line += fmt::format(", stalled {} ms", stats.stalled_ms);
   return line;

@@ -79,7 +79,7 @@ void keep_peak(int channel, QueueHistory& history) {
 
 } // namespace
 
-DataServer::DataServer(const ServerPlan& plan, std::vector<demo::UniqueFd> connections,
+DataServer::DataServer(const ServerPlan& plan, std::vector<support::UniqueFd> connections,
                        const SharedClients& reports)
     : plan_(plan), reports_(reports) {
   // About packet_bytes in all: the few values take ~150 bytes, the rest

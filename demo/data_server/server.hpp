@@ -21,7 +21,7 @@
 #include <vector>  // std::vector
 
 #include "client_report.hpp"
-#include "common/loopback.hpp"
+#include "support/loopback.hpp"
 #include "policy.hpp"
 #include "telemetry.h" // rpcgen: data_packet
 
@@ -55,7 +55,7 @@ public:
   // Takes over the accepted client connections. `reports` is where the
   // clients report (read for the progress lines). Throws std::system_error
   // if a connection cannot be made a qio channel.
-  DataServer(const ServerPlan& plan, std::vector<demo::UniqueFd> connections,
+  DataServer(const ServerPlan& plan, std::vector<support::UniqueFd> connections,
              const SharedClients& reports);
   // Closes every connection (after qio_termc), which ends the clients.
   ~DataServer();
@@ -74,7 +74,7 @@ public:
 
 private:
   struct Client {
-    demo::UniqueFd socket;
+    support::UniqueFd socket;
     XDR stream{};
     Policy policy = Policy::keep;
     bool stalls = false;

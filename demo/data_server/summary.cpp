@@ -94,8 +94,8 @@ const QueueHistory* keep_reference(const RunFacts& run) {
 }
 
 void print_reception(const RunFacts& run, const SharedClients& shared) {
-  demo::Table table({"client", "reads", "policy", "received", "skipped", "late", "median latency",
-                     "worst latency", "peak queue", "on time again"});
+  support::Table table({"client", "reads", "policy", "received", "skipped", "late",
+                        "median latency", "worst latency", "peak queue", "on time again"});
   for (std::size_t client = 0; client < run.policies.size(); ++client) {
     const ClientReport& report = shared.clients[client];
     const QueueHistory& queue = run.queues[client];
@@ -113,12 +113,12 @@ void print_reception(const RunFacts& run, const SharedClients& shared) {
                        : "-"});
   }
   fmt::print("\nsummary (late: more than one 100 ms tick after sampling; queue in packets)\n");
-  table.print();
+  table.print(stdout);
 }
 
 void print_policies(const RunFacts& run, const SharedClients& shared) {
   const QueueHistory* keep = keep_reference(run);
-  demo::Table table({"client", "policy", "peak queued", "saved vs keep", "dropped", "never sent",
+  support::Table table({"client", "policy", "peak queued", "saved vs keep", "dropped", "never sent",
                      "time to retire", "how it ended"});
   for (std::size_t client = 0; client < run.policies.size(); ++client) {
     if (!run.stalls[client])
@@ -140,7 +140,7 @@ void print_policies(const RunFacts& run, const SharedClients& shared) {
              "saved vs keep:\nbelow the keep client's peak, with --policy all; dropped: queued "
              "but never received;\ntime to retire: from when the client stopped reading until "
              "the server let it go)\n");
-  table.print();
+  table.print(stdout);
 }
 
 void print_stalled_verdict(std::size_t client, const RunFacts& run, const SharedClients& shared,

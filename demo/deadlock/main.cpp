@@ -27,8 +27,8 @@
 
 #include <fmt/core.h>
 
-#include "common/command_line.hpp"
-#include "common/loopback.hpp"
+#include "support/command_line.hpp"
+#include "support/loopback.hpp"
 #include "common/processes.hpp"
 #include "common/report.hpp"
 #include "common/shared_block.hpp"
@@ -48,7 +48,7 @@ struct Settings {
   bool rpc = false; // the peers are RPC programs calling each other
 };
 
-const demo::Usage usage{
+const support::Usage usage{
     "qio-deadlock-demo",
     "[options]",
     "Two peers, \"display\" and \"data server\", each a single-threaded select loop in its\n"
@@ -64,11 +64,11 @@ const demo::Usage usage{
         {"stall-seconds", "S", "no progress for this long means stuck (default: 3)"},
         {"socket-buffer", "BYTES", "SO_SNDBUF and SO_RCVBUF of both ends (default: 131072)"},
         {"rpc", "", "the peers are RPC programs, each a client of the other, sending a burst\n"
-                    "                    per call: libtirpc's clnt_call, then xdr_glue's asynchronous client"},
+                    "per call: libtirpc's clnt_call, then xdr_glue's asynchronous client"},
     }};
 
 Settings read_settings(int argc, char** argv) {
-  const demo::CommandLine options(usage, argc, argv);
+  const support::CommandLine options(usage, argc, argv);
   Settings settings;
   settings.mode = options.choice("mode", "both", {"blocking", "qio", "both"});
   settings.records = static_cast<std::uint32_t>(options.number("records", 20000, 1, 1000000));
@@ -91,8 +91,15 @@ PeerPlan plan_for(PeerIndex peer, OutputMode mode, const Settings& settings) {
   return plan;
 }
 
+// Both ends of every connection: buffers fixed, records sent at once.
+support::SocketOptions socket_options(const Settings& settings) {
+  return {.send_buffer = settings.socket_buffer,
+          .receive_buffer = settings.socket_buffer,
+          .no_delay = true};
+}
+
 using PeerBody = std::function<int(PeerIndex peer, PeerStatus& status)>;
-using PeerDescriptors = std::array<std::vector<demo::UniqueFd>, 2>;
+using PeerDescriptors = std::array<std::vector<support::UniqueFd>, 2>;
 
 // Starts both peers in processes of their own, each running `body` after
 // closing the other peer's descriptors (so a connection closes when the
@@ -102,7 +109,7 @@ RunReport start_and_watch(OutputMode mode, const Settings& settings,
   demo::SharedBlock<SharedPeers> shared;
   auto start_peer = [&](PeerIndex peer) {
     return demo::ChildProcess::start([&, peer] {
-      for (demo::UniqueFd& others : descriptors[static_cast<std::size_t>(1 - peer)])
+      for (support::UniqueFd& others : descriptors[static_cast<std::size_t>(1 - peer)])
         others.reset();
       return body(peer, shared->peers[peer]);
     });
@@ -115,8 +122,7 @@ RunReport start_and_watch(OutputMode mode, const Settings& settings,
 
 // Records: both peers on the two ends of one connection.
 RunReport run_record_peers(OutputMode mode, const Settings& settings) {
-  demo::ConnectedPair connection =
-      demo::connect_loopback_pair({settings.socket_buffer, settings.socket_buffer});
+  support::ConnectedPair connection = support::connect_loopback_pair(socket_options(settings));
   const int ends[2] = {connection.first.get(), connection.second.get()};
   PeerDescriptors descriptors;
   descriptors[display].push_back(std::move(connection.first));
@@ -129,9 +135,9 @@ RunReport run_record_peers(OutputMode mode, const Settings& settings) {
 // RPC: one connection per direction of calls; each peer calls on its end
 // of one and serves on its end of the other.
 RunReport run_rpc_peers(OutputMode mode, const Settings& settings) {
-  const demo::SocketBuffers buffers{settings.socket_buffer, settings.socket_buffer};
-  demo::ConnectedPair display_calls = demo::connect_loopback_pair(buffers);
-  demo::ConnectedPair data_server_calls = demo::connect_loopback_pair(buffers);
+  support::ConnectedPair display_calls = support::connect_loopback_pair(socket_options(settings));
+  support::ConnectedPair data_server_calls =
+      support::connect_loopback_pair(socket_options(settings));
   const RpcConnections ends[2] = {
       {display_calls.first.get(), data_server_calls.second.get()},
       {data_server_calls.first.get(), display_calls.second.get()}};
@@ -160,7 +166,7 @@ void print_introduction(const Settings& settings) {
                "a second connection. Each sends {} records of 1 KiB in calls of {} records\n"
                "({}) and serves the other's calls between its own. A call is more than the\n"
                "socket buffers hold ({} asked for each, not autotuned).\n",
-               demo::format_count(settings.records), demo::format_count(settings.burst),
+               support::grouped(settings.records), support::grouped(settings.burst),
                burst_bytes, buffers);
     return;
   }
@@ -168,7 +174,7 @@ void print_introduction(const Settings& settings) {
              "in two processes, send each other {} XDR records of 1 KiB over loopback TCP,\n"
              "in bursts of {} ({}), reading what arrives between bursts. A burst is\n"
              "more than the socket buffers hold ({} asked for each, not autotuned).\n",
-             demo::format_count(settings.records), demo::format_count(settings.burst),
+             support::grouped(settings.records), support::grouped(settings.burst),
              burst_bytes, buffers);
 }
 
@@ -203,12 +209,12 @@ std::string stuck_peer_line(const RunReport& report, int peer, const Settings& s
     if (!report.system_calls[index].empty())
       where += fmt::format(" ({}, says /proc)", report.system_calls[index]);
     return fmt::format("    {:<12} {}; {} records answered, {} served\n", peer_names[peer], where,
-                       demo::format_count(counters.records_sent),
-                       demo::format_count(counters.records_received));
+                       support::grouped(counters.records_sent),
+                       support::grouped(counters.records_received));
   }
   return fmt::format("    {:<12} {}; has sent {} bytes and received {} bytes\n", peer_names[peer],
-                     describe(counters.activity), demo::format_count(counters.bytes_sent),
-                     demo::format_count(counters.bytes_received));
+                     describe(counters.activity), support::grouped(counters.bytes_sent),
+                     support::grouped(counters.bytes_received));
 }
 
 void print_stall(const RunReport& report, const Settings& settings) {
@@ -224,8 +230,8 @@ void print_stall(const RunReport& report, const Settings& settings) {
   const PeerCounters& served = report.peers[data_server];
   if (!settings.rpc)
     fmt::print("    in the socket buffers, unread: {} bytes display -> data server, {} bytes back\n",
-               demo::format_count(unread(shown, served)),
-               demo::format_count(unread(served, shown)));
+               support::grouped(unread(shown, served)),
+               support::grouped(unread(served, shown)));
   if (deadlock && settings.rpc)
     fmt::print("    Each is sending a call the other is not reading, and neither serves calls "
                "until its own is answered: deadlock.\n");
@@ -270,13 +276,13 @@ std::string outcome_cell(const RunReport& report) {
 // records only.
 std::string records_cell(std::uint64_t records, std::uint64_t bytes, const Settings& settings) {
   if (settings.rpc)
-    return fmt::format("{} of {}", demo::format_count(records),
-                       demo::format_count(settings.records));
-  return fmt::format("{} of {} ({})", demo::format_count(records),
-                     demo::format_count(settings.records), demo::format_bytes(bytes));
+    return fmt::format("{} of {}", support::grouped(records),
+                       support::grouped(settings.records));
+  return fmt::format("{} of {} ({})", support::grouped(records),
+                     support::grouped(settings.records), demo::format_bytes(bytes));
 }
 
-void add_peer_rows(demo::Table& table, PeerIndex peer, const std::vector<RunReport>& reports,
+void add_peer_rows(support::Table& table, PeerIndex peer, const std::vector<RunReport>& reports,
                    const std::vector<OutputMode>& modes, const Settings& settings) {
   const std::string name(peer_names[peer]);
   std::vector<std::string> sent{name + (settings.rpc ? ": records answered" : ": records sent")},
@@ -298,16 +304,17 @@ void add_peer_rows(demo::Table& table, PeerIndex peer, const std::vector<RunRepo
 
 void print_summary(const std::vector<RunReport>& reports, const std::vector<OutputMode>& modes,
                    const Settings& settings) {
-  std::vector<std::string> header{""}, outcome{"outcome"}, bad{"damaged records"};
+  std::vector<support::Column> header{""};
+  std::vector<std::string> outcome{"outcome"}, bad{"damaged records"};
   for (std::size_t index = 0; index < reports.size(); ++index) {
-    header.emplace_back(mode_name(modes[index]));
+    header.emplace_back(std::string(mode_name(modes[index])));
     outcome.push_back(outcome_cell(reports[index]));
     std::uint64_t damaged = 0;
     for (const PeerCounters& peer : reports[index].peers)
       damaged += peer.bad_records;
-    bad.push_back(demo::format_count(damaged));
+    bad.push_back(support::grouped(damaged));
   }
-  demo::Table table(header);
+  support::Table table(header);
   table.add_row(outcome);
   add_peer_rows(table, display, reports, modes, settings);
   add_peer_rows(table, data_server, reports, modes, settings);
@@ -315,11 +322,11 @@ void print_summary(const std::vector<RunReport>& reports, const std::vector<Outp
   if (settings.rpc)
     fmt::print("\nsummary ({} records of 1 KiB each way, {} per call; \"answered\" counts records "
                "whose call was answered)\n",
-               demo::format_count(settings.records), demo::format_count(settings.burst));
+               support::grouped(settings.records), support::grouped(settings.burst));
   else
     fmt::print("\nsummary ({} records of 1 KiB each way; \"sent\" counts bytes the kernel took)\n",
-               demo::format_count(settings.records));
-  table.print();
+               support::grouped(settings.records));
+  table.print(stdout);
 }
 
 // Whether a run showed what it is there to show.

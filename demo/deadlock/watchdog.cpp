@@ -29,8 +29,8 @@ std::uint64_t progress_of(const std::array<PeerCounters, 2>& peers) {
 
 std::string amounts_of(const PeerCounters& peer, bool count_records) {
   if (count_records)
-    return fmt::format("{} records answered, {} served", demo::format_count(peer.records_sent),
-                       demo::format_count(peer.records_received));
+    return fmt::format("{} records answered, {} served", support::grouped(peer.records_sent),
+                       support::grouped(peer.records_received));
   return fmt::format("{} out, {} in", demo::format_bytes(peer.bytes_sent),
                      demo::format_bytes(peer.bytes_received));
 }

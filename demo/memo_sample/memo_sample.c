@@ -75,8 +75,9 @@ static int open_listener(struct sockaddr_in *address) {
   return listener;
 }
 
-/* --help prints the usage and exits 0; anything else is refused with
- * exit status 2, as the other demos do. */
+/* --help prints the usage and exits 0; anything else is refused in one
+ * line with exit status 2, as the other programs do (C, this sample parses
+ * its one option itself). */
 static void check_arguments(int argc, char **argv) {
   if (argc < 2)
     return;
@@ -90,8 +91,7 @@ static void check_arguments(int argc, char **argv) {
            MESSAGE_COUNT);
     exit(0);
   }
-  fprintf(stderr, "qio-memo-sample: unexpected argument '%s' (it takes none)\n"
-                  "Try 'qio-memo-sample --help' for more.\n", argv[1]);
+  fprintf(stderr, "qio-memo-sample: unexpected argument '%s' (try --help)\n", argv[1]);
   exit(2);
 }
 

@@ -18,7 +18,7 @@
 
 #include <xdr_glue/rpc_server.hpp> // void_xdrproc: STATS takes no arguments
 
-#include "common/loopback.hpp"
+#include "support/loopback.hpp"
 #include "common/report.hpp"
 #include "common/xdr_procedure.hpp"
 #include "echo.h" // rpcgen: ECHO_PROGRAM, ECHO, STATS, echo_data, echo_stats
@@ -42,11 +42,9 @@ constexpr int slow_calls = 4;
 class RpcClient {
 public:
   explicit RpcClient(std::uint16_t port, int receive_buffer = 0) {
-    demo::UniqueFd connection = demo::connect_to_loopback(port, {0, receive_buffer});
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    support::UniqueFd connection =
+        support::connect_to_loopback(port, {.receive_buffer = receive_buffer, .no_delay = true});
+    sockaddr_in address = support::loopback_address(port);
     int socket = connection.get();
     handle_ = clnttcp_create(&address, ECHO_PROGRAM, ECHO_VERSION, &socket, 0, 0);
     if (handle_ == nullptr)
@@ -221,16 +219,16 @@ void print_phase(const Phase& phase) {
 }
 
 void print_table(const std::vector<Phase>& phases, const echo_stats& stats) {
-  demo::Table table({"phase", "calls", "intact", "bytes each way", "median round trip",
+  support::Table table({"phase", "calls", "intact", "bytes each way", "median round trip",
                      "worst round trip"});
   for (const Phase& phase : phases)
-    table.add_row({phase.name, demo::format_count(phase.calls), demo::format_count(phase.intact),
+    table.add_row({phase.name, support::grouped(phase.calls), support::grouped(phase.intact),
                    demo::format_bytes(phase.bytes), demo::format_duration_ns(phase.median_ns()),
                    demo::format_duration_ns(phase.worst_ns())});
   fmt::print("\nsummary\n");
-  table.print();
+  table.print(stdout);
   fmt::print("  server, by STATS: {} calls answered, peak queue depth {}, {} queued at the end\n",
-             demo::format_count(stats.calls), demo::format_bytes(stats.peak_bytes_queued),
+             support::grouped(stats.calls), demo::format_bytes(stats.peak_bytes_queued),
              demo::format_bytes(stats.bytes_queued));
 }
 
@@ -258,7 +256,7 @@ int run_client_session(std::uint16_t port) {
   echo_stats stats{};
   const bool stats_ok = client.stats(stats) && bystander.stats_ok;
   fmt::print("  {} ECHO and STATS calls answered, {} of replies queued now, peak queue depth {}\n",
-             demo::format_count(stats.calls), demo::format_bytes(stats.bytes_queued),
+             support::grouped(stats.calls), demo::format_bytes(stats.bytes_queued),
              demo::format_bytes(stats.peak_bytes_queued));
   print_table({echoes, slow, bystander.phase}, stats);
 

@@ -29,8 +29,8 @@
 
 #include <xdr_glue/rpcbind_registration.hpp>
 
-#include "common/command_line.hpp"
-#include "common/loopback.hpp"
+#include "support/command_line.hpp"
+#include "support/loopback.hpp"
 #include "common/processes.hpp"
 #include "common/report.hpp"
 #include "echo.h" // rpcgen: ECHO_PROGRAM, ECHO_VERSION
@@ -74,7 +74,7 @@ const std::string stall_timeout_help =
                 "for this long, 0: never (default: {})",
                 seconds_of(server_defaults.stall_timeout));
 
-const demo::Usage usage{
+const support::Usage usage{
     "qio-rpc-demo",
     "[server [--port N] [--register] [--max-connections N] [--idle-timeout SECONDS]\n"
     "                           [--call-timeout SECONDS] [--client-backlog BYTES]\n"
@@ -104,7 +104,8 @@ const demo::Usage usage{
          "server: past --client-backlog, stop reading the client's calls until its replies "
          "drain (pause) or close it (close) (default: pause)"},
         {"stall-timeout", "SECONDS", stall_timeout_help},
-    }};
+    },
+    1}; // the mode word
 
 // The server flags' names, for checking they come with 'server'.
 constexpr std::string_view server_only_options[] = {
@@ -117,7 +118,7 @@ constexpr std::uint64_t largest_backlog = std::uint64_t{1} << 40;
 // A day: longer timeouts are as good as none, and 0 means none.
 constexpr double longest_timeout_seconds = 86400;
 
-std::chrono::milliseconds timeout_option(const demo::CommandLine& options, std::string_view name,
+std::chrono::milliseconds timeout_option(const support::CommandLine& options, std::string_view name,
                                          std::chrono::milliseconds fallback) {
   const double seconds = options.seconds(name, static_cast<double>(fallback.count()) / 1000, 0,
                                          longest_timeout_seconds);
@@ -125,7 +126,7 @@ std::chrono::milliseconds timeout_option(const demo::CommandLine& options, std::
 }
 
 // The limits given on the command line, over the library's defaults.
-xdr_glue::rpc::ServerOptions server_limits(const demo::CommandLine& options) {
+xdr_glue::rpc::ServerOptions server_limits(const support::CommandLine& options) {
   xdr_glue::rpc::ServerOptions limits;
   limits.max_connections = options.number("max-connections", limits.max_connections, 1, 65536);
   limits.idle_timeout = timeout_option(options, "idle-timeout", limits.idle_timeout);
@@ -150,36 +151,38 @@ std::string universal_address(std::uint16_t port) {
   return fmt::format("127.0.0.1.{}.{}", port / 256, port % 256);
 }
 
-demo::UniqueFd listen_for_clients(std::uint16_t port) {
-  return demo::listen_on_loopback(port, {server_send_buffer, 0});
+support::UniqueFd listen_for_clients(std::uint16_t port) {
+  return support::listen_on_loopback(port, {.send_buffer = server_send_buffer});
 }
 
 void print_server_summary(const EchoServer& server) {
   const ServerCounters& counters = server.counters();
-  demo::Table table({"ECHO and STATS calls", "bytes echoed", "peak queue depth", "connections closed"});
-  table.add_row({demo::format_count(counters.calls), demo::format_bytes(counters.echoed_bytes),
+  support::Table table(
+      {"ECHO and STATS calls", "bytes echoed", "peak queue depth", "connections closed"});
+  table.add_row({support::grouped(counters.calls), demo::format_bytes(counters.echoed_bytes),
                  demo::format_bytes(counters.peak_bytes_queued),
-                 demo::format_count(counters.connections_closed)});
-  table.print();
+                 support::grouped(counters.connections_closed)});
+  table.print(stdout);
   const xdr_glue::rpc::ServerStatistics& statistics = server.statistics();
-  demo::Table closes({"closed idle", "closed inside a call", "displaced by a newcomer", "refused",
-                      "accept pauses"});
-  closes.add_row({demo::format_count(statistics.idle_timeouts),
-                  demo::format_count(statistics.call_timeouts), demo::format_count(statistics.reaped),
-                  demo::format_count(statistics.refused),
-                  demo::format_count(statistics.accept_pauses)});
-  closes.print();
-  demo::Table backlogs({"closed stalled", "closed past client backlog", "evicted for total backlog"});
-  backlogs.add_row({demo::format_count(statistics.stall_timeouts),
-                    demo::format_count(statistics.backlog_closes),
-                    demo::format_count(statistics.evictions)});
-  backlogs.print();
+  support::Table closes({"closed idle", "closed inside a call", "displaced by a newcomer",
+                         "refused", "accept pauses"});
+  closes.add_row({support::grouped(statistics.idle_timeouts),
+                  support::grouped(statistics.call_timeouts), support::grouped(statistics.reaped),
+                  support::grouped(statistics.refused),
+                  support::grouped(statistics.accept_pauses)});
+  closes.print(stdout);
+  support::Table backlogs(
+      {"closed stalled", "closed past client backlog", "evicted for total backlog"});
+  backlogs.add_row({support::grouped(statistics.stall_timeouts),
+                    support::grouped(statistics.backlog_closes),
+                    support::grouped(statistics.evictions)});
+  backlogs.print(stdout);
 }
 
 int run_server(std::uint16_t requested_port, bool register_with_rpcbind,
                const xdr_glue::rpc::ServerOptions& limits) {
-  const demo::UniqueFd listener = listen_for_clients(requested_port);
-  const std::uint16_t port = demo::local_port(listener.get());
+  const support::UniqueFd listener = listen_for_clients(requested_port);
+  const std::uint16_t port = support::local_port(listener.get());
   EchoServer server(listener.get(), limits);
   std::optional<xdr_glue::rpc::RpcbindRegistration> registration;
   if (register_with_rpcbind)
@@ -209,8 +212,8 @@ int run_server(std::uint16_t requested_port, bool register_with_rpcbind,
 
 // The default run: a server in a child process, the session here.
 int run_demo() {
-  demo::UniqueFd listener = listen_for_clients(0);
-  const std::uint16_t port = demo::local_port(listener.get());
+  support::UniqueFd listener = listen_for_clients(0);
+  const std::uint16_t port = support::local_port(listener.get());
   const int listening = listener.get();
   demo::ChildProcess server = demo::ChildProcess::start([listening] {
     EchoServer echo_server(listening);
@@ -235,17 +238,19 @@ int run_demo() {
 
 int main(int argc, char** argv) {
   using namespace rpc_demo;
-  const std::string_view mode = argc > 1 ? std::string_view(argv[1]) : "";
-  const bool has_mode = mode == "server" || mode == "client";
-  const demo::CommandLine options(usage, argc, argv, has_mode ? 2 : 1);
-  if (!has_mode && options.given("port"))
+  const support::CommandLine options(usage, argc, argv);
+  const std::string mode = options.operands().empty() ? "" : options.operands().front();
+  if (!mode.empty() && mode != "server" && mode != "client")
+    options.reject(fmt::format("unexpected argument '{}' (server or client)", mode));
+  if (mode.empty() && options.given("port"))
     options.reject("--port goes with 'server' or 'client'");
   for (const std::string_view name : server_only_options)
     if (mode != "server" && options.given(name))
       options.reject(fmt::format("--{} goes with 'server'", name));
   if (mode == "client" && !options.given("port"))
     options.reject("'client' needs --port N (the port a 'server' printed)");
-  const auto port = static_cast<std::uint16_t>(options.number("port", 0, mode == "client" ? 1 : 0, 65535));
+  const auto port =
+      static_cast<std::uint16_t>(options.number("port", 0, mode == "client" ? 1 : 0, 65535));
   const bool register_with_rpcbind = options.given("register");
   const xdr_glue::rpc::ServerOptions limits = server_limits(options);
   demo::ignore_broken_pipes();

@@ -3,11 +3,13 @@
 """run_demo.py - runs one demo and checks its exit status and key output lines.
 
 usage: run_demo.py [--status N] [--stdout REGEX]... [--stderr REGEX]...
-                   [--timeout S] [--kill-after S] -- PROGRAM [ARGUMENTS...]
+                   [--stderr-lines N] [--timeout S] [--kill-after S]
+                   -- PROGRAM [ARGUMENTS...]
 
 Passes when the demo exits with the expected status within the time limit,
-every --stdout/--stderr pattern matches a line of that stream, and the demo
-left no process of its own behind. With --kill-after the demo itself is
+every --stdout/--stderr pattern matches a line of that stream, stderr has
+exactly --stderr-lines lines if that is given, and the demo left no process
+of its own behind. With --kill-after the demo itself is
 killed (SIGKILL) after S seconds: it must still have been running then,
 and its children must die with it (they ask the kernel for that with
 PR_SET_PDEATHSIG).
@@ -26,6 +28,7 @@ def parse_arguments():
     parser.add_argument("--status", type=int, default=0)
     parser.add_argument("--stdout", action="append", default=[])
     parser.add_argument("--stderr", action="append", default=[])
+    parser.add_argument("--stderr-lines", type=int)
     parser.add_argument("--timeout", type=float, default=50)
     parser.add_argument("--kill-after", type=float)
     parser.add_argument("command", nargs="+")
@@ -56,6 +59,9 @@ def run(arguments):
             problems.append(f"exit status {process.returncode}, expected {arguments.status}")
         problems += [f"no stdout line matches {p!r}" for p in missing_patterns(arguments.stdout, out)]
         problems += [f"no stderr line matches {p!r}" for p in missing_patterns(arguments.stderr, err)]
+        lines = len(err.splitlines())
+        if arguments.stderr_lines is not None and lines != arguments.stderr_lines:
+            problems.append(f"{lines} lines on stderr, expected {arguments.stderr_lines}")
         leftovers = demo_process.leftover_processes(process, grace)
         if leftovers:
             problems.append("left processes behind:\n  " + "\n  ".join(leftovers))

@@ -5,10 +5,7 @@
 #ifndef XDR_GLUE_TESTS_RPC_SUPPORT_HPP
 #define XDR_GLUE_TESTS_RPC_SUPPORT_HPP
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -32,6 +29,7 @@
 
 #include "../support.hpp"
 #include "qio/engine.hpp"
+#include "support/loopback.hpp"
 #include "xdr_support.hpp"
 #include "xdr_glue/rpc_server.hpp"
 
@@ -44,13 +42,7 @@ using namespace std::chrono_literals;
 
 inline const timeval call_timeout{10, 0};
 
-inline sockaddr_in loopback_address(std::uint16_t port) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return address;
-}
+using support::loopback_address;
 
 // Send buffer of the server's connections (they inherit the listener's):
 // fixed and small, so "a reply larger than the socket buffers" holds
@@ -59,34 +51,15 @@ inline constexpr int server_send_buffer = 64 * 1024;
 
 // A listening TCP socket on 127.0.0.1; the kernel picks the port.
 inline Fd listen_on_loopback(std::uint16_t& port) {
-  Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address = loopback_address(0);
-  socklen_t length = sizeof address;
-  if (listener.get() < 0 ||
-      ::setsockopt(listener.get(), SOL_SOCKET, SO_SNDBUF, &server_send_buffer,
-                   sizeof server_send_buffer) != 0 ||
-      ::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::listen(listener.get(), 64) != 0 ||
-      ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
-    throw std::system_error(errno, std::generic_category(), "loopback listener");
-  port = ntohs(address.sin_port);
+  Fd listener = support::listen_on_loopback(0, {.send_buffer = server_send_buffer});
+  port = support::local_port(listener.get());
   return listener;
 }
 
 // A blocking connection to the server; `receive_buffer` > 0 shrinks the
 // socket's receive buffer before connecting (which also stops autotuning).
 inline Fd connect_to(std::uint16_t port, int receive_buffer = 0) {
-  Fd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (socket.get() < 0)
-    throw std::system_error(errno, std::generic_category(), "socket");
-  if (receive_buffer > 0)
-    ::setsockopt(socket.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-  const int on = 1;
-  ::setsockopt(socket.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  sockaddr_in address = loopback_address(port);
-  if (::connect(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
-    throw std::system_error(errno, std::generic_category(), "connect");
-  return socket;
+  return support::connect_to_loopback(port, {.receive_buffer = receive_buffer, .no_delay = true});
 }
 
 // A descriptor the caller hands on: dup() leaves `owned` to close its own.
