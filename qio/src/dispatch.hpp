@@ -18,12 +18,18 @@ public:
     if (--engine_.dispatch_depth_ == 0) {
       engine_.retired_.clear();
       engine_.released_storage_.clear();
+      // A flush that completed a great many requests at once leaves the
+      // notices' storage at that size: given back, as the channels' rings
+      // are, so an idle engine holds little whatever its busiest flush.
+      if (engine_.notices_.empty() && engine_.notices_.capacity() > kept_notices)
+        std::vector<Notice>().swap(engine_.notices_);
     }
   }
   DispatchScope(const DispatchScope&) = delete;
   DispatchScope& operator=(const DispatchScope&) = delete;
 
 private:
+  static constexpr std::size_t kept_notices = 1024;
   EngineState& engine_;
 };
 

@@ -348,6 +348,8 @@ void EngineState::flush_channel(Channel& channel) {
   // outermost dispatch returns.
   if (channel.attached)
     channel.output.release_sent(dispatch_depth_ > 1 ? &released_storage_ : nullptr);
+  if (channel.attached && channel.pending_requests() == 0)
+    channel.trim_idle_storage();
 }
 
 // Sends unsent bytes, many requests per system call, until the descriptor

@@ -107,6 +107,8 @@ public:
   // too, moving their storage to `dropped` (pointers handed out stay valid
   // while the caller holds it): the queue of a failed channel.
   void discard_all(std::vector<std::unique_ptr<char[]>>& dropped);
+  // See Ring::trim; the queue must hold no segment.
+  void trim(std::size_t kept_slots) noexcept { segments_.trim(kept_slots); }
   // Number of segments (blocks and references) currently held.
   std::size_t segment_count() const noexcept { return segments_.size(); }
 

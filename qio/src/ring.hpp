@@ -72,6 +72,17 @@ public:
       pop_front();
   }
 
+  // An empty ring of more than `kept_slots` slots gives its storage back,
+  // so a burst does not hold its peak for the rest of the channel's life.
+  void trim(std::size_t kept_slots) noexcept {
+    if (count_ != 0 || capacity_ <= kept_slots)
+      return;
+    std::allocator<T>().deallocate(slots_, capacity_);
+    slots_ = nullptr;
+    capacity_ = 0;
+    head_ = 0;
+  }
+
 private:
   std::size_t slot(std::size_t index) const noexcept {
     return (head_ + index) & (capacity_ - 1);

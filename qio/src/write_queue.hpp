@@ -148,6 +148,11 @@ public:
   std::uint64_t back_start(std::uint64_t back_end) const noexcept {
     return back_end - length_of(runs_.back(), false);
   }
+  // See Ring::trim; only an empty queue's rings are trimmed.
+  void trim(std::size_t kept_slots) noexcept {
+    runs_.trim(kept_slots);
+    long_lengths_.trim(kept_slots);
+  }
   // Calls visit(span) for every request, front to back (for dumps).
   template <class Visit> void for_each(Visit visit) const {
     std::uint64_t start = front_start_;

@@ -1,79 +1,23 @@
 // SPDX-License-Identifier: MIT
 // test_reader_memory.cpp - what a record reader really holds, counted by
 // the allocator: many tiny records in one fill stay within the bound
-// docs/xdr.md states. A program of its own, since it replaces the global
-// operator new and delete to count every byte handed out.
+// docs/xdr.md states. A program of its own, linked with counting_new.cpp,
+// which replaces the global operator new and delete.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
 
-#include <atomic>
 #include <cstddef>
 #include <cstdlib>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
+#include "../counting_new.hpp"
 #include "../support.hpp"
 #include "xdr_support.hpp"
 #include "xdr_glue/record_reader.hpp"
 #include "xdr_glue/xdr_qio.h"
-
-namespace {
-
-// Bytes currently allocated through operator new, as requested, and the
-// largest single allocation since the test last reset it.
-std::atomic<std::size_t> live_bytes{0};
-std::atomic<std::size_t> largest_allocation{0};
-
-// Each block carries its size in front, so delete knows what it frees;
-// 16 bytes keep the block aligned for any fundamental type.
-constexpr std::size_t size_header = 16;
-
-void* counted_allocation(std::size_t size) {
-  void* block = std::malloc(size + size_header);
-  if (block == nullptr)
-    throw std::bad_alloc();
-  *static_cast<std::size_t*>(block) = size;
-  live_bytes += size;
-  if (size > largest_allocation)
-    largest_allocation = size;
-  return static_cast<char*>(block) + size_header;
-}
-
-void counted_release(void* pointer) noexcept {
-  if (pointer == nullptr)
-    return;
-  void* block = static_cast<char*>(pointer) - size_header;
-  live_bytes -= *static_cast<std::size_t*>(block);
-  std::free(block);
-}
-
-} // namespace
-
-// Every form that frees with the plain delete: a sanitizer runtime brings
-// its own nothrow new, whose blocks would reach ours without their header.
-void* operator new(std::size_t size) { return counted_allocation(size); }
-void* operator new[](std::size_t size) { return counted_allocation(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return counted_allocation(size);
-  } catch (const std::bad_alloc&) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t size, const std::nothrow_t& nothrow) noexcept {
-  return operator new(size, nothrow);
-}
-void operator delete(void* pointer) noexcept { counted_release(pointer); }
-void operator delete[](void* pointer) noexcept { counted_release(pointer); }
-void operator delete(void* pointer, std::size_t) noexcept { counted_release(pointer); }
-void operator delete[](void* pointer, std::size_t) noexcept { counted_release(pointer); }
-void operator delete(void* pointer, const std::nothrow_t&) noexcept { counted_release(pointer); }
-void operator delete[](void* pointer, const std::nothrow_t&) noexcept {
-  counted_release(pointer);
-}
 
 namespace {
 
@@ -119,22 +63,22 @@ TEST_CASE("many tiny records in one fill cost a reader no more than its stated b
   std::size_t held = 0;
   std::size_t records = 0;
   SECTION("the C++ RecordReader") {
-    const std::size_t before = live_bytes;
+    const std::size_t before = qio_test::live_bytes();
     // No assertion until measured: Catch2 may allocate for one.
     auto reader = std::make_unique<xdr_glue::RecordReader>(file.get(),
                                                            xdr_glue::ReaderLimits{max_record, 0});
     const std::error_code filled = reader->fill();
-    held = live_bytes - before;
+    held = qio_test::live_bytes() - before;
     REQUIRE_FALSE(filled);
     std::vector<char> record;
     while (!reader->next(record))
       ++records;
   }
   SECTION("the C xdr_qio_reader") {
-    const std::size_t before = live_bytes;
+    const std::size_t before = qio_test::live_bytes();
     xdr_qio_reader* reader = xdr_qio_reader_create(file.get(), static_cast<unsigned>(max_record));
     const int filled = reader == nullptr ? -1 : xdr_qio_reader_fill(reader);
-    held = live_bytes - before;
+    held = qio_test::live_bytes() - before;
     REQUIRE(filled == 0);
     u_int ignored = 0;
     while (xdr_qio_reader_next(reader, xdr_test::xdrproc(any_record), &ignored) == 0)
@@ -163,7 +107,7 @@ TEST_CASE("a reader allocates no block larger than max_record, records of exactl
   Fd file = qio_test::temporary_file();
   REQUIRE(::write(file.get(), input.data(), input.size()) == static_cast<ssize_t>(input.size()));
   REQUIRE(::lseek(file.get(), 0, SEEK_SET) == 0);
-  largest_allocation = 0;
+  qio_test::reset_largest_allocation();
   xdr_glue::RecordReader reader(file.get(), xdr_glue::ReaderLimits{max_record, 0});
   std::size_t records = 0;
   std::vector<char> record;
@@ -174,7 +118,7 @@ TEST_CASE("a reader allocates no block larger than max_record, records of exactl
     if (filled)
       break;
   }
-  const std::size_t largest = largest_allocation;
+  const std::size_t largest = qio_test::largest_allocation();
   CHECK(records == 203);
   CHECK(largest <= max_record);
 }
