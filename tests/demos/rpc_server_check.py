@@ -148,11 +148,13 @@ def check_backlog_close(demo):
             greedy.connect(("127.0.0.1", port))
             greedy.setblocking(False)
             calls = b"".join(echo_call(xid, b"x" * 16384) for xid in range(64))
+            unsent = calls
             deadline = time.monotonic() + 10
             closed = False
             while not closed and time.monotonic() < deadline:
                 try:
-                    greedy.send(calls)
+                    # Whole calls only: what a partial send left goes first.
+                    unsent = unsent[greedy.send(unsent):] or calls
                 except BlockingIOError:
                     select.select([], [greedy], [], 0.1)
                 except (BrokenPipeError, ConnectionResetError):

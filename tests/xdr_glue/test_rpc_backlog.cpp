@@ -290,3 +290,139 @@ TEST_CASE("a client that writes 24 calls of 1 MiB with blocking writes before re
     xdr_free(xdr_test::xdrproc(xdr_blob), &echoed);
   }
 }
+
+namespace {
+
+// A procedure whose calls (a size, like MAKE_BLOB's) the handler defers;
+// the test answers them later with blobs of that size.
+constexpr rpcproc_t deferred_blob = 101;
+// A procedure whose handler answers every deferred call, of any client:
+// a publish/subscribe server's shape.
+constexpr rpcproc_t answer_deferred = 102;
+
+struct DeferredBlob {
+  xdr_glue::rpc::DeferredReply token;
+  u_int size = 0;
+};
+
+std::error_code answer_with_blob(DeferredBlob& call) {
+  blob out{call.size, static_cast<char*>(std::malloc(call.size + 1))};
+  if (out.blob_val != nullptr)
+    std::memset(out.blob_val, 'd', call.size);
+  return call.token.reply(&out);
+}
+
+rpc_test::Registration deferring(std::vector<DeferredBlob>& waiting) {
+  return [&waiting](xdr_glue::rpc::Server& server) {
+    REQUIRE_FALSE(server.add_procedure<u_int, blob>(
+        QIO_TEST_PROGRAM, QIO_TEST_V1, deferred_blob, xdr_test::xdrproc(xdr_u_int),
+        xdr_test::xdrproc(xdr_blob),
+        [&waiting, &server](const xdr_glue::rpc::CallInfo& call, const u_int& size, blob&) {
+          waiting.push_back({server.defer(call), size});
+          return true;
+        }));
+    REQUIRE_FALSE(server.add_procedure<u_int, u_int>(
+        QIO_TEST_PROGRAM, QIO_TEST_V1, answer_deferred, xdr_test::xdrproc(xdr_u_int),
+        xdr_test::xdrproc(xdr_u_int),
+        [&waiting](const xdr_glue::rpc::CallInfo&, const u_int&, u_int& answered) {
+          answered = 0;
+          for (DeferredBlob& call : waiting)
+            answered += call.token.pending() && !answer_with_blob(call);
+          return true;
+        }));
+  };
+}
+
+std::string size_call(std::uint32_t xid, rpcproc_t procedure, u_int size) {
+  return framed(rpc_test::call_header(xid, QIO_TEST_V1, procedure) +
+                xdr_test::encode(xdr_test::xdrproc(xdr_u_int), &size));
+}
+
+} // namespace
+
+TEST_CASE("under the close policy, deferred answers that take a client past its bound close it "
+          "with ENOBUFS",
+          "[xdr_glue][rpc][backlog][deferred]") {
+  std::vector<DeferredBlob> waiting;
+  ServerOptions options;
+  options.max_queued_reply_bytes = 256 * kib;
+  options.backlog_policy = BacklogPolicy::close;
+  DrivenServer server(std::move(options), deferring(waiting));
+  const Fd client = connect_to(server.port(), 4096);
+  std::string calls;
+  for (std::uint32_t xid = 1; xid <= 8; ++xid)
+    calls += size_call(xid, deferred_blob, 128 * kib);
+  REQUIRE(send_all(client.get(), calls));
+  REQUIRE(server.turn_until([&] { return waiting.size() == 8; }));
+  std::error_code last;
+  for (DeferredBlob& call : waiting)
+    if (call.token.pending())
+      last = answer_with_blob(call);
+  CHECK(last == errc(ENOBUFS));
+  server.turn();
+  CHECK(server.close_reasons == std::vector<std::error_code>{errc(ENOBUFS)});
+  CHECK(server.server().statistics().backlog_closes == 1);
+}
+
+TEST_CASE("deferred calls answered from another client's handler count against the total "
+          "bound in that same turn",
+          "[xdr_glue][rpc][backlog][deferred]") {
+  std::vector<DeferredBlob> waiting;
+  ServerOptions options;
+  options.max_total_reply_bytes = 4 * mib;
+  DrivenServer server(std::move(options), deferring(waiting));
+  std::vector<Fd> subscribers;
+  for (int i = 0; i < 4; ++i) {
+    subscribers.push_back(connect_to(server.port(), 4096));
+    std::string calls;
+    for (std::uint32_t xid = 1; xid <= 8; ++xid)
+      calls += size_call(xid, deferred_blob, 1 * mib);
+    REQUIRE(send_all(subscribers.back().get(), calls));
+  }
+  REQUIRE(server.turn_until([&] { return waiting.size() == 32; }));
+  // Connected last, so served last in a turn: every subscriber's answers
+  // are queued after the server has looked at them.
+  const Fd publisher = connect_to(server.port());
+  REQUIRE(send_all(publisher.get(), size_call(1, answer_deferred, 0)));
+  REQUIRE(server.turn_until([&] { return readable_now(publisher.get()); }));
+  CHECK(server.server().queued_reply_memory() <= 4 * mib + 64 * kib);
+  CHECK(server.server().statistics().evictions == 4); // each held 8 MiB
+}
+
+TEST_CASE("replies held behind the server's own deferred call do not start the stall clock",
+          "[xdr_glue][rpc][backlog][deferred][timeouts]") {
+  std::vector<DeferredBlob> waiting;
+  ServerOptions options;
+  options.max_queued_reply_bytes = 256 * kib;
+  options.stall_timeout = 5s;
+  DrivenServer server(std::move(options), deferring(waiting));
+  const Fd client = connect_to(server.port());
+  // The first call is deferred; the replies to the next 40 (8 KiB each)
+  // wait for it, past the bound, with nothing for the client to read.
+  std::string calls = size_call(1, deferred_blob, 16);
+  for (std::uint32_t xid = 2; xid <= 41; ++xid)
+    calls += size_call(xid, MAKE_BLOB, 8 * kib);
+  REQUIRE(send_all(client.get(), calls));
+  REQUIRE(server.turn_until([&] { return server.server().queued_reply_memory() >= 256 * kib; }));
+  for (int second = 0; second < 10; ++second) {
+    server.clock.advance(1s);
+    server.turn();
+  }
+  CHECK(server.close_reasons.empty());
+  CHECK(server.server().statistics().stall_timeouts == 0);
+}
+
+TEST_CASE("a stall_timeout of milliseconds::max() means never, with no overflow",
+          "[xdr_glue][rpc][backlog][timeouts]") {
+  ServerOptions options;
+  options.max_queued_reply_bytes = 256 * kib;
+  options.stall_timeout = std::chrono::milliseconds::max();
+  options.idle_timeout = std::chrono::milliseconds::max();
+  options.call_timeout = std::chrono::milliseconds::max();
+  DrivenServer server(std::move(options));
+  const auto clients = stall_clients(server, 1);
+  CHECK(server.server().select_timeout(10s) == 10s);
+  server.clock.advance(std::chrono::hours(24 * 365));
+  server.turn();
+  CHECK(server.close_reasons.empty());
+}

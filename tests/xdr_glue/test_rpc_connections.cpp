@@ -148,6 +148,39 @@ TEST_CASE("at max_connections a newcomer takes the place of the least recently a
   CHECK(server.server().statistics().refused == 1);
 }
 
+TEST_CASE("a handler that takes on a connection at max_connections never displaces the client "
+          "whose call it is answering",
+          "[xdr_glue][rpc][timeouts]") {
+  constexpr rpcproc_t hand_over = 110;
+  std::vector<Fd> handed_peers;
+  std::vector<std::error_code> taken;
+  xdr_glue::rpc::ServerOptions options;
+  options.max_connections = 1;
+  DrivenServer server(std::move(options), [&](xdr_glue::rpc::Server& registry) {
+    REQUIRE_FALSE(registry.add_procedure<xdr_glue::rpc::Void, xdr_glue::rpc::Void>(
+        QIO_TEST_PROGRAM, QIO_TEST_V1, hand_over, xdr_glue::rpc::void_xdrproc(),
+        xdr_glue::rpc::void_xdrproc(),
+        [&](const xdr_glue::rpc::CallInfo&, const xdr_glue::rpc::Void&, xdr_glue::rpc::Void&) {
+          auto pair = qio_test::socket_pair();
+          const int handed = pair.local.release();
+          taken.push_back(registry.add_connection(handed));
+          if (taken.back())
+            ::close(handed);
+          handed_peers.push_back(std::move(pair.remote));
+          return true;
+        }));
+  });
+  const Fd client = connect_and_accept(server);
+  REQUIRE(send_all(client.get(), framed(rpc_test::call_header(1, QIO_TEST_V1, hand_over))));
+  REQUIRE(server.turn_until([&] { return readable_now(client.get()); }));
+  // Its own client, idle-looking while answered, is not the one to go.
+  CHECK(taken == std::vector<std::error_code>{errc(ECONNREFUSED)});
+  rpc_msg reply;
+  REQUIRE(rpc_test::read_reply(client.get(), reply));
+  CHECK(reply.rm_xid == 1);
+  CHECK(server.close_reasons.empty());
+}
+
 // ---- running out of descriptors ---------------------------------------------------
 
 namespace {

@@ -111,8 +111,23 @@ struct Server::CallInProgress {
   bool deferred = false;
 };
 
+namespace {
+
+// A century: longer timeouts are as good as none, and adding them to a
+// steady_clock time (nanoseconds) would overflow.
+constexpr std::chrono::milliseconds longest_timeout = std::chrono::hours(24 * 365 * 100);
+
+ServerOptions with_timeouts_clamped(ServerOptions options) {
+  for (std::chrono::milliseconds* timeout :
+       {&options.idle_timeout, &options.call_timeout, &options.stall_timeout})
+    *timeout = std::clamp(*timeout, std::chrono::milliseconds(0), longest_timeout);
+  return options;
+}
+
+} // namespace
+
 Server::Server(qio::Engine& engine, ServerOptions options)
-    : engine_(engine), options_(std::move(options)) {}
+    : engine_(engine), options_(with_timeouts_clamped(std::move(options))) {}
 
 Server::~Server() {
   for (auto& [fd, connection] : connections_) {
@@ -175,11 +190,14 @@ std::error_code Server::add_connection(int connected_fd) {
   return {};
 }
 
-// Closes the idle client that has been quiet longest, to make room.
+// Closes the idle client that has been quiet longest, to make room; never
+// the one whose handler is running (it looks idle while its call is
+// answered, and is still in use on the stack).
 bool Server::reap_idle_connection() {
   const Connection* quietest = nullptr;
+  const Connection* answering = call_in_progress_ ? &call_in_progress_->connection : nullptr;
   for (const auto& entry : connections_)
-    if (idle(*entry.second) &&
+    if (entry.second.get() != answering && idle(*entry.second) &&
         (quietest == nullptr || entry.second->last_active < quietest->last_active))
       quietest = entry.second.get();
   if (quietest == nullptr)
@@ -303,9 +321,11 @@ void Server::process(const fd_set& readable) {
   clients.reserve(connections_.size());
   for (const auto& entry : connections_)
     clients.push_back(entry.first);
-  // Kept up to date client by client, so the total bound holds within the
-  // turn too; eviction counts again exactly before it closes anyone.
-  std::size_t total_memory = queued_reply_memory();
+  // Replies deferred calls were given between turns count from the start;
+  // then the total is kept up to date client by client, so the bound holds
+  // within the turn too, and eviction counts again exactly before it
+  // closes anyone.
+  std::size_t total_memory = evict_largest_until_within_total();
   for (const int fd : clients) {
     const auto found = connections_.find(fd);
     if (found == connections_.end())
@@ -317,11 +337,15 @@ void Server::process(const fd_set& readable) {
     engine_.flush(fd);
     const std::size_t memory_after = reply_memory(connection);
     total_memory = total_memory - std::min(total_memory, memory_before) + memory_after;
-    if (const std::optional<std::error_code> reason = closing_reason(connection, turn_time))
+    if (const std::optional<std::error_code> reason = closing_reason(connection, turn_time)) {
       close_connection(fd, *reason);
-    else if (total_memory > options_.max_total_reply_bytes)
+      total_memory -= std::min(total_memory, memory_after);
+    }
+    if (total_memory > options_.max_total_reply_bytes)
       total_memory = evict_largest_until_within_total();
   }
+  // A handler may have answered other clients' deferred calls.
+  evict_largest_until_within_total();
 }
 
 // Closes the clients whose replies hold the most memory, largest first,
@@ -379,9 +403,11 @@ void Server::note_activity(Connection& connection, std::uint64_t calls_before, T
 }
 
 // A client past its bound is stalled from the turn its replies last
-// moved; the engine's count of bytes written says whether they did.
+// moved; the engine's count of bytes written says whether they did. Only
+// while some wait in the engine: replies held behind the server's own
+// deferred call are not the client's doing.
 void Server::note_backlog(Connection& connection, TimePoint now) {
-  if (!backlogged(connection)) {
+  if (!backlogged(connection) || engine_.pending(connection.fd) == 0) {
     connection.stalled_since.reset();
     return;
   }
@@ -611,6 +637,14 @@ std::error_code Server::answer_deferred(detail::DeferredCall& call, std::vector<
   std::vector<char> due;
   while (connection.replies.next_due(due))
     send(connection, due);
+  // Answers do not wait for a bound to be checked: under the close policy
+  // a client they take past it is closed at the next process().
+  if (!connection.broken && options_.backlog_policy == BacklogPolicy::close &&
+      backlogged(connection)) {
+    ++statistics_.backlog_closes;
+    connection.broken = true;
+    connection.broken_reason = error_of(ENOBUFS);
+  }
   return connection.broken ? connection.broken_reason : std::error_code();
 }
 
