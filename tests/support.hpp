@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // support.hpp - shared fixtures for the Catch2 suite: descriptors that close
-// themselves (support/'s, named for the tests), a peer reader, and a
-// recorder for C ASTs.
+// themselves (support/'s, named for the tests), a peer reader, a recorder
+// for C ASTs, and the C API's test fixtures (CApiEngine, CApiChannel).
 #ifndef QIO_TESTS_SUPPORT_HPP
 #define QIO_TESTS_SUPPORT_HPP
 
@@ -165,6 +165,82 @@ struct TerminateAtExit {
   ~TerminateAtExit() { qio_term(); }
   TerminateAtExit(const TerminateAtExit&) = delete;
   TerminateAtExit& operator=(const TerminateAtExit&) = delete;
+};
+
+} // namespace qio_test
+
+// ---- Fixtures for the C API's tests (TEST_CASE_METHOD) ---------------------
+
+#include <catch2/catch.hpp>
+
+#include <deque>
+
+namespace qio_test {
+
+// qio_configure's arguments, named; the defaults are the settings most tests
+// use: non-blocking, buffered, any number of outstanding requests.
+struct ChannelSettings {
+  int nonblocking = 1;
+  int buffered = 1;
+  int max_outstanding = -1;
+};
+
+// Makes `fd` a channel with `settings`; the test cannot go on without it.
+inline void configure_channel(int fd, const ChannelSettings& settings = {}) {
+  REQUIRE(qio_configure(fd, settings.nonblocking, settings.buffered,
+                        settings.max_outstanding) == 0);
+}
+
+// The C API's one process-wide engine, fresh for each test:
+//   TEST_CASE_METHOD(qio_test::CApiEngine, "...", "[...]") { ... }
+// starts with qio_init() and ends with qio_term(). What the fixture holds
+// (`recorder`, the descriptors it keeps) outlives that qio_term, so requests
+// that point only there are cancelled safely even when an assertion throws.
+// The test body's own objects die first: a test whose requests point at its
+// locals (an AST argument other than `recorder`, an unbuffered write's
+// bytes) still declares a TerminateAtExit after them.
+class CApiEngine {
+public:
+  CApiEngine() { qio_init(); }
+  ~CApiEngine() { qio_term(); }
+  CApiEngine(const CApiEngine&) = delete;
+  CApiEngine& operator=(const CApiEngine&) = delete;
+
+protected:
+  // Keeps `pair` (or `fd`) open until after the final qio_term.
+  FdPair& keep(FdPair pair) { return kept_pairs_.emplace_back(std::move(pair)); }
+  Fd& keep(Fd fd) { return kept_descriptors_.emplace_back(std::move(fd)); }
+
+  // Keeps `pair` and makes its local end a channel.
+  FdPair& open_channel(FdPair pair, const ChannelSettings& settings = {}) {
+    FdPair& kept = keep(std::move(pair));
+    configure_channel(kept.local.get(), settings);
+    return kept;
+  }
+
+  // Keeps a new temporary file (qio_test::temporary_file) and makes it a
+  // channel; returns its descriptor.
+  int open_file_channel(const ChannelSettings& settings = {}) {
+    const int fd = keep(temporary_file()).get();
+    configure_channel(fd, settings);
+    return fd;
+  }
+
+  // For ASTs: AstRecorder::record with &recorder as ast_arg.
+  AstRecorder recorder;
+
+private:
+  // Deques: a reference handed out stays valid as more are kept.
+  std::deque<FdPair> kept_pairs_;
+  std::deque<Fd> kept_descriptors_;
+};
+
+// The engine and one channel with the default settings on a socketpair:
+// `fd` (pair.local) is the channel, pair.remote its peer.
+class CApiChannel : public CApiEngine {
+protected:
+  FdPair& pair = open_channel(socket_pair());
+  const int fd = pair.local.get();
 };
 
 } // namespace qio_test

@@ -29,6 +29,7 @@
 #include "qio/engine.hpp"
 #include "support.hpp"
 
+using qio_test::configure_channel;
 using qio_test::Fd;
 using qio_test::FdPair;
 using qio_test::TerminateAtExit;
@@ -83,12 +84,12 @@ void check_once_in_order(std::initializer_list<const Request*> requests) {
 
 std::error_code errc(int value) { return {value, std::generic_category()}; }
 
-// Starts each test from an empty process-wide queue set.
-struct FreshQueues {
-  FreshQueues() {
-    qio_init();
-    completions_so_far = 0;
-  }
+// The C API's fixtures (support.hpp), with completions counted afresh.
+struct FreshQueues : qio_test::CApiEngine {
+  FreshQueues() { completions_so_far = 0; }
+};
+struct FreshChannel : qio_test::CApiChannel {
+  FreshChannel() { completions_so_far = 0; }
 };
 
 // A descriptor the test will close itself, behind qio's back, so it is a
@@ -139,10 +140,9 @@ constexpr int some_length = sizeof some_bytes - 1;
 
 // ==== A descriptor closed behind qio's back ==========================================
 
-TEST_CASE("a descriptor closed behind qio's back fails each queued request exactly once with "
-          "EBADF, in request order",
-          "[qio][bad_input][closed]") {
-  const FreshQueues fresh;
+TEST_CASE_METHOD(FreshQueues, "a descriptor closed behind qio's back fails each queued request "
+                 "exactly once with EBADF, in request order",
+                 "[qio][bad_input][closed]") {
   const std::string kind = GENERATE(as<std::string>{}, "socket", "non-blocking pipe",
                                     "blocking pipe", "regular file");
   const std::string driver = GENERATE(as<std::string>{}, "qio_flush", "qio_flushc", "qio_wait");
@@ -205,10 +205,9 @@ TEST_CASE("a descriptor closed behind qio's back fails each queued request exact
 // A zero-length write has no unsent byte, so "is anything of it unsent?"
 // cannot tell that it was queued behind the failed write: this case pins
 // that it fails with the others (docs/reference/qio_write.md).
-TEST_CASE("on a regular file, a zero-length write held behind a seek after a failed write "
-          "completes with the write error",
-          "[qio][bad_input][closed][sticky]") {
-  const FreshQueues fresh;
+TEST_CASE_METHOD(FreshQueues, "on a regular file, a zero-length write held behind a seek after a "
+                 "failed write completes with the write error",
+                 "[qio][bad_input][closed][sticky]") {
   Endpoint end = open_endpoint("regular file");
   const int fd = end.fd;
   Request failed, seek_request, empty, nonempty;
@@ -230,10 +229,9 @@ TEST_CASE("on a regular file, a zero-length write held behind a seek after a fai
   CHECK_FALSE(is_open(fd));
 }
 
-TEST_CASE("a write partly sent when its descriptor is closed behind qio's back reports the "
-          "bytes that went, with EBADF, once",
-          "[qio][bad_input][closed]") {
-  const FreshQueues fresh;
+TEST_CASE_METHOD(FreshQueues, "a write partly sent when its descriptor is closed behind qio's "
+                 "back reports the bytes that went, with EBADF, once",
+                 "[qio][bad_input][closed]") {
   const qio_test::Watchdog watchdog(60);
   Endpoint end = open_endpoint("socket");
   const int fd = end.fd;
@@ -262,10 +260,9 @@ TEST_CASE("a write partly sent when its descriptor is closed behind qio's back r
   CHECK_FALSE(is_open(fd));
 }
 
-TEST_CASE("qio_termc on a descriptor closed behind qio's back cancels its requests once with "
-          "ECANCELED",
-          "[qio][bad_input][closed]") {
-  const FreshQueues fresh;
+TEST_CASE_METHOD(FreshQueues, "qio_termc on a descriptor closed behind qio's back cancels its "
+                 "requests once with ECANCELED",
+                 "[qio][bad_input][closed]") {
   Endpoint end = open_endpoint("socket");
   const int fd = end.fd;
   Request write_request, read_request;
@@ -286,10 +283,9 @@ TEST_CASE("qio_termc on a descriptor closed behind qio's back cancels its reques
   CHECK_FALSE(is_open(fd));
 }
 
-TEST_CASE("reconfiguring a channel whose descriptor was closed behind qio's back is EBADF and "
-          "keeps its queue and settings",
-          "[qio][bad_input][closed][configure]") {
-  const FreshQueues fresh;
+TEST_CASE_METHOD(FreshQueues, "reconfiguring a channel whose descriptor was closed behind qio's "
+                 "back is EBADF and keeps its queue and settings",
+                 "[qio][bad_input][closed][configure]") {
   Endpoint end = open_endpoint("socket");
   const int fd = end.fd;
   Request first, second, third;
@@ -351,19 +347,17 @@ TEST_CASE("through qio::Engine, a descriptor closed behind its back fails each r
 
 // ==== Reconfiguration with requests pending ==============================================
 
-TEST_CASE("switching between buffered and unbuffered with writes pending changes only later "
-          "writes",
-          "[qio][bad_input][configure]") {
-  const FreshQueues fresh;
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  Request before, after;
-  const TerminateAtExit terminate_at_exit;
+TEST_CASE_METHOD(FreshQueues, "switching between buffered and unbuffered with writes pending "
+                 "changes only later writes",
+                 "[qio][bad_input][configure]") {
   const int first_mode = GENERATE(0, 1);
   CAPTURE(first_mode);
+  FdPair& pair = open_channel(qio_test::socket_pair(), {.buffered = first_mode});
+  const int fd = pair.local.get();
+  Request before, after;
   char before_bytes[] = "before;";
   char after_bytes[] = "after;";
-  REQUIRE(qio_configure(fd, 1, first_mode, -1) == 0);
+  const TerminateAtExit terminate_at_exit;
   REQUIRE(qio_write(fd, before_bytes, 7, record, &before) == 0);
   REQUIRE(qio_configure(fd, 1, !first_mode, -1) == 0);
   REQUIRE(qio_write(fd, after_bytes, 6, record, &after) == 0);
@@ -381,16 +375,15 @@ TEST_CASE("switching between buffered and unbuffered with writes pending changes
   CHECK(qio_test::read_exactly(pair.remote.get(), 13) == "before;after;");
 }
 
-TEST_CASE("a refused reconfiguration with requests pending changes nothing and cancels nothing",
-          "[qio][bad_input][configure]") {
-  const FreshQueues fresh;
-  FdPair pair = qio_test::socket_pair();
+TEST_CASE_METHOD(FreshQueues, "a refused reconfiguration with requests pending changes nothing "
+                 "and cancels nothing",
+                 "[qio][bad_input][configure]") {
+  const int bad_limit = GENERATE(0, -2, INT_MIN);
+  CAPTURE(bad_limit);
+  FdPair& pair = open_channel(qio_test::socket_pair(), {.max_outstanding = 2});
   const int fd = pair.local.get();
   Request first, second, later;
   const TerminateAtExit terminate_at_exit;
-  const int bad_limit = GENERATE(0, -2, INT_MIN);
-  CAPTURE(bad_limit);
-  REQUIRE(qio_configure(fd, 1, 1, 2) == 0);
   REQUIRE(qio_write(fd, "one;", 4, record, &first) == 0);
   REQUIRE(qio_write(fd, "two;", 4, record, &second) == 0);
 
@@ -442,12 +435,9 @@ TEST_CASE("through qio::Engine, a refused reconfiguration with requests pending 
   CHECK(qio_test::read_exactly(pair.remote.get(), 4) == "some");
 }
 
-TEST_CASE("an AST may reconfigure its own channel during a flush; every request still completes "
-          "once, in order, intact",
-          "[qio][bad_input][configure][reentrancy]") {
-  const FreshQueues fresh;
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
+TEST_CASE_METHOD(FreshChannel, "an AST may reconfigure its own channel during a flush; every "
+                 "request still completes once, in order, intact",
+                 "[qio][bad_input][configure][reentrancy]") {
   Request first, second, third, added;
   static const char added_bytes[] = "added;";
   int refused_with = -1; // before terminate_at_exit, whose qio_term may run the AST
@@ -465,7 +455,6 @@ TEST_CASE("an AST may reconfigure its own channel during a flush; every request 
   third.action = [&](int channel) {
     return qio_write(channel, added_bytes, 6, record, &added);
   };
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   REQUIRE(qio_write(fd, "first;", 6, record, &first) == 0);
   REQUIRE(qio_write(fd, "second;", 7, record, &second) == 0);
   REQUIRE(qio_write(fd, "third;", 6, record, &third) == 0);
@@ -484,16 +473,13 @@ TEST_CASE("an AST may reconfigure its own channel during a flush; every request 
 
 // ==== qio_termc inside an AST on its own channel ==========================================
 
-TEST_CASE("qio_termc from a read's AST cancels the rest of its channel's queue exactly once",
-          "[qio][bad_input][termc][reentrancy]") {
-  const FreshQueues fresh;
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
+TEST_CASE_METHOD(FreshChannel, "qio_termc from a read's AST cancels the rest of its channel's "
+                 "queue exactly once",
+                 "[qio][bad_input][termc][reentrancy]") {
   Request first_read, big_write, second_read;
   const TerminateAtExit terminate_at_exit;
   set_small_send_buffer(fd);
   first_read.action = [](int channel) { return qio_termc(channel); };
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   char first_buffer[8], second_buffer[8];
   const std::string message(4 << 20, 'w');
   REQUIRE(qio_read(fd, first_buffer, sizeof first_buffer, record, &first_read) == 0);
@@ -516,16 +502,12 @@ TEST_CASE("qio_termc from a read's AST cancels the rest of its channel's queue e
   CHECK(big_write.length == static_cast<int>(received.size()));
 }
 
-TEST_CASE("qio_termc from an AST that a cancellation of the same channel delivers is EBADF and "
-          "cancels nothing twice",
-          "[qio][bad_input][termc][reentrancy]") {
-  const FreshQueues fresh;
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
+TEST_CASE_METHOD(FreshChannel, "qio_termc from an AST that a cancellation of the same channel "
+                 "delivers is EBADF and cancels nothing twice",
+                 "[qio][bad_input][termc][reentrancy]") {
   Request first, read_request, last;
   const TerminateAtExit terminate_at_exit;
   first.action = [](int channel) { return qio_termc(channel); };
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   char buffer[8];
   REQUIRE(qio_write(fd, "first", 5, record, &first) == 0);
   REQUIRE(qio_read(fd, buffer, sizeof buffer, record, &read_request) == 0);
@@ -547,17 +529,13 @@ TEST_CASE("qio_termc from an AST that a cancellation of the same channel deliver
   CHECK(qio_pend() == 0);
 }
 
-TEST_CASE("qio_termc from an AST that qio_prune delivers cancels the kept, partly written "
-          "write once",
-          "[qio][bad_input][termc][prune][reentrancy]") {
-  const FreshQueues fresh;
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
+TEST_CASE_METHOD(FreshChannel, "qio_termc from an AST that qio_prune delivers cancels the kept, "
+                 "partly written write once",
+                 "[qio][bad_input][termc][prune][reentrancy]") {
   Request big, terminator, last;
   const TerminateAtExit terminate_at_exit;
   set_small_send_buffer(fd);
   terminator.action = [](int channel) { return qio_termc(channel); };
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   const std::string message(4 << 20, 'p');
   REQUIRE(qio_write(fd, message.data(), static_cast<int>(message.size()), record, &big) == 0);
   REQUIRE(qio_write(fd, "terminator", 10, record, &terminator) == 0);
@@ -582,16 +560,12 @@ TEST_CASE("qio_termc from an AST that qio_prune delivers cancels the kept, partl
   CHECK(big.length == static_cast<int>(received.size()));
 }
 
-TEST_CASE("qio_termc from the AST of a failed write leaves the other failed writes to complete "
-          "once with the write error",
-          "[qio][bad_input][termc][reentrancy]") {
-  const FreshQueues fresh;
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
+TEST_CASE_METHOD(FreshChannel, "qio_termc from the AST of a failed write leaves the other failed "
+                 "writes to complete once with the write error",
+                 "[qio][bad_input][termc][reentrancy]") {
   Request first, second, third;
   const TerminateAtExit terminate_at_exit;
   first.action = [](int channel) { return qio_termc(channel); };
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   REQUIRE(qio_write(fd, "first", 5, record, &first) == 0);
   REQUIRE(qio_write(fd, "second", 6, record, &second) == 0);
   REQUIRE(qio_write(fd, "third", 5, record, &third) == 0);
@@ -608,17 +582,13 @@ TEST_CASE("qio_termc from the AST of a failed write leaves the other failed writ
   CHECK(qio_termc(fd) == EBADF);
 }
 
-TEST_CASE("qio_termc from an AST that qio_wait delivers ends the wait with 0",
-          "[qio][bad_input][termc][wait][reentrancy]") {
-  const FreshQueues fresh;
+TEST_CASE_METHOD(FreshChannel, "qio_termc from an AST that qio_wait delivers ends the wait with 0",
+                 "[qio][bad_input][termc][wait][reentrancy]") {
   const qio_test::Watchdog watchdog(60);
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
   Request first, big;
   const TerminateAtExit terminate_at_exit;
   set_small_send_buffer(fd);
   first.action = [](int channel) { return qio_termc(channel); };
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   const std::string message(4 << 20, 'x');
   REQUIRE(qio_write(fd, "first", 5, record, &first) == 0);
   REQUIRE(qio_write(fd, message.data(), static_cast<int>(message.size()), record, &big) == 0);
@@ -656,23 +626,21 @@ TEST_CASE("through qio::Engine, terminate from the callback of a failed write le
 
 // ==== qio_init with requests pending ================================================
 
-TEST_CASE("qio_init with requests pending on every kind of channel cancels each once, in "
-          "request order, and leaves every descriptor open and unchanged",
-          "[qio][bad_input][init]") {
-  const FreshQueues fresh;
-  FdPair socket = qio_test::socket_pair();
-  FdPair pipe = qio_test::pipe_pair();
-  Fd file = qio_test::temporary_file();
+TEST_CASE_METHOD(FreshQueues, "qio_init with requests pending on every kind of channel cancels "
+                 "each once, in request order, and leaves every descriptor open and unchanged",
+                 "[qio][bad_input][init]") {
+  FdPair& socket = keep(qio_test::socket_pair());
+  set_small_send_buffer(socket.local.get());
+  configure_channel(socket.local.get());
+  FdPair& pipe =
+      open_channel(qio_test::pipe_pair(), {.nonblocking = 0, .buffered = 0, .max_outstanding = 8});
+  const int file = open_file_channel();
   Request big, socket_read, socket_seek, silent_after, pipe_write, pipe_empty, file_read,
       file_write, file_seek;
   const TerminateAtExit terminate_at_exit;
-  set_small_send_buffer(socket.local.get());
-  REQUIRE(qio_configure(socket.local.get(), 1, 1, -1) == 0);
-  REQUIRE(qio_configure(pipe.local.get(), 0, 0, 8) == 0); // blocking, unbuffered
-  REQUIRE(qio_configure(file.get(), 1, 1, -1) == 0);
   const int socket_flags = ::fcntl(socket.local.get(), F_GETFL);
   const int pipe_flags = ::fcntl(pipe.local.get(), F_GETFL);
-  const int file_flags = ::fcntl(file.get(), F_GETFL);
+  const int file_flags = ::fcntl(file, F_GETFL);
 
   const std::string message(4 << 20, 'i');
   const int socket_fd = socket.local.get();
@@ -687,9 +655,9 @@ TEST_CASE("qio_init with requests pending on every kind of channel cancels each 
   // Queued after the flush, so these are still pending too.
   REQUIRE(qio_write(pipe.local.get(), some_bytes, some_length, record, &pipe_write) == 0);
   REQUIRE(qio_write(pipe.local.get(), nullptr, 0, record, &pipe_empty) == 0);
-  REQUIRE(qio_read(file.get(), file_buffer, sizeof file_buffer, record, &file_read) == 0);
-  REQUIRE(qio_write(file.get(), "file", 4, record, &file_write) == 0);
-  REQUIRE(qio_seek(file.get(), 2, record, &file_seek) == 0);
+  REQUIRE(qio_read(file, file_buffer, sizeof file_buffer, record, &file_read) == 0);
+  REQUIRE(qio_write(file, "file", 4, record, &file_write) == 0);
+  REQUIRE(qio_seek(file, 2, record, &file_seek) == 0);
   REQUIRE(big.calls == 0);
 
   CHECK(qio_init() == 0);
@@ -709,7 +677,7 @@ TEST_CASE("qio_init with requests pending on every kind of channel cancels each 
   CHECK(socket_seek.buffer == nullptr);
   CHECK(socket_seek.length == 0);
 
-  for (const int fd : {socket_fd, pipe.local.get(), file.get()}) {
+  for (const int fd : {socket_fd, pipe.local.get(), file}) {
     CAPTURE(fd);
     CHECK(is_open(fd));
     CHECK(qio_write(fd, "x", 1, nullptr, nullptr) == EBADF);
@@ -717,21 +685,19 @@ TEST_CASE("qio_init with requests pending on every kind of channel cancels each 
   }
   CHECK(::fcntl(socket_fd, F_GETFL) == socket_flags);
   CHECK(::fcntl(pipe.local.get(), F_GETFL) == pipe_flags);
-  CHECK(::fcntl(file.get(), F_GETFL) == file_flags);
+  CHECK(::fcntl(file, F_GETFL) == file_flags);
   CHECK(qio_init() == 0); // again, with nothing left: nothing happens
   CHECK(big.calls == 1);
 }
 
-TEST_CASE("qio_init from an AST of qio_init cancels each remaining request once",
-          "[qio][bad_input][init][reentrancy]") {
-  const FreshQueues fresh;
-  FdPair first_pair = qio_test::socket_pair();
-  FdPair second_pair = qio_test::socket_pair();
+TEST_CASE_METHOD(FreshQueues, "qio_init from an AST of qio_init cancels each remaining request "
+                 "once",
+                 "[qio][bad_input][init][reentrancy]") {
+  FdPair& first_pair = open_channel(qio_test::socket_pair());
+  FdPair& second_pair = open_channel(qio_test::socket_pair());
   Request first, second, third;
   const TerminateAtExit terminate_at_exit;
   first.action = [](int) { return qio_init(); };
-  REQUIRE(qio_configure(first_pair.local.get(), 1, 1, -1) == 0);
-  REQUIRE(qio_configure(second_pair.local.get(), 1, 1, -1) == 0);
   REQUIRE(qio_write(first_pair.local.get(), "a", 1, record, &first) == 0);
   REQUIRE(qio_write(first_pair.local.get(), "b", 1, record, &second) == 0);
   REQUIRE(qio_write(second_pair.local.get(), "c", 1, record, &third) == 0);
@@ -748,14 +714,11 @@ TEST_CASE("qio_init from an AST of qio_init cancels each remaining request once"
 
 // ==== Null buffers, huge lengths and offsets ================================================
 
-TEST_CASE("qio_read refuses a null buffer with any positive length, up to INT_MAX",
-          "[qio][bad_input][read]") {
-  const FreshQueues fresh;
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
+TEST_CASE_METHOD(FreshChannel, "qio_read refuses a null buffer with any positive length, up to "
+                 "INT_MAX",
+                 "[qio][bad_input][read]") {
   Request request;
   const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   const int length = GENERATE(1, 4096, INT_MAX);
   CAPTURE(length);
   CHECK(qio_read(fd, nullptr, length, record, &request) == EINVAL);
@@ -786,10 +749,10 @@ TEST_CASE("through qio::Engine, a null read buffer with a size is EINVAL and an 
   CHECK(empty.buffer == nullptr);
 }
 
-TEST_CASE("a seek to the largest offset is accepted and its AST gets the kernel's answer once",
-          "[qio][bad_input][seek]") {
-  const FreshQueues fresh;
-  Fd file = qio_test::temporary_file();
+TEST_CASE_METHOD(FreshQueues, "a seek to the largest offset is accepted and its AST gets the "
+                 "kernel's answer once",
+                 "[qio][bad_input][seek]") {
+  const int file = open_file_channel();
   Request request;
   const TerminateAtExit terminate_at_exit;
   // What lseek itself says on this file system: EINVAL where the largest
@@ -797,12 +760,11 @@ TEST_CASE("a seek to the largest offset is accepted and its AST gets the kernel'
   const Fd probe = qio_test::temporary_file();
   const int kernel_answer =
       ::lseek(probe.get(), std::numeric_limits<off_t>::max(), SEEK_SET) < 0 ? errno : 0;
-  REQUIRE(qio_configure(file.get(), 1, 1, -1) == 0);
-  REQUIRE(qio_seek(file.get(), std::numeric_limits<off_t>::max(), record, &request) == 0);
+  REQUIRE(qio_seek(file, std::numeric_limits<off_t>::max(), record, &request) == 0);
   CHECK(qio_flush() == 0);
   CHECK(request.calls == 1);
   CHECK(request.error_code == kernel_answer);
-  CHECK(qio_seek(file.get(), std::numeric_limits<off_t>::min(), record, &request) == EINVAL);
+  CHECK(qio_seek(file, std::numeric_limits<off_t>::min(), record, &request) == EINVAL);
   CHECK(qio_pend() == 0);
 }
 

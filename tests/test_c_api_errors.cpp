@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // test_c_api_errors.cpp - every documented error of every qio_* function.
 //
-// Each TEST_CASE starts with qio_init() (the C API is one process-wide
-// queue set) and declares a TerminateAtExit after the objects its ASTs
-// write to, so nothing a test leaves queued outlives them.
+// The C API is one process-wide queue set: each test runs on a fixture of
+// support.hpp (CApiEngine or CApiChannel), which starts it with qio_init()
+// and cancels what it left queued with qio_term() while the fixture's
+// recorder and descriptors still exist.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,9 +24,10 @@
 #include "support.hpp"
 
 using qio_test::AstRecorder;
+using qio_test::CApiChannel;
+using qio_test::CApiEngine;
 using qio_test::Fd;
 using qio_test::FdPair;
-using qio_test::TerminateAtExit;
 
 namespace {
 
@@ -110,9 +112,8 @@ constexpr int some_length = sizeof some_bytes - 1;
 
 // ---- qio_configure ------------------------------------------------------------
 
-TEST_CASE("qio_configure refuses a descriptor that is not open with EBADF",
-          "[qio][errors][configure]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "qio_configure refuses a descriptor that is not open with EBADF",
+                 "[qio][errors][configure]") {
   const std::string kind = GENERATE(as<std::string>{}, "negative", "most negative",
                                     "closed", "far beyond any open descriptor");
   CAPTURE(kind);
@@ -123,9 +124,8 @@ TEST_CASE("qio_configure refuses a descriptor that is not open with EBADF",
   CHECK(qio_pend() == 0);
 }
 
-TEST_CASE("qio_configure refuses a max_outstanding of 0 or below -1 with EINVAL",
-          "[qio][errors][configure]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "qio_configure refuses a max_outstanding of 0 or below -1 with EINVAL",
+                 "[qio][errors][configure]") {
   FdPair pair = qio_test::socket_pair();
   const int fd = pair.local.get();
   const int flags_before = ::fcntl(fd, F_GETFL);
@@ -139,24 +139,17 @@ TEST_CASE("qio_configure refuses a max_outstanding of 0 or below -1 with EINVAL"
   CHECK(::fcntl(fd, F_GETFL) == flags_before);
 }
 
-TEST_CASE("qio_configure checks max_outstanding before the descriptor",
-          "[qio][errors][configure]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "qio_configure checks max_outstanding before the descriptor",
+                 "[qio][errors][configure]") {
   const int closed = qio_test::unopened_descriptor();
   CHECK(qio_configure(closed, 1, 1, 0) == EINVAL);
   CHECK(qio_configure(-1, 1, 1, -2) == EINVAL);
   CHECK(qio_configure(closed, 1, 1, -1) == EBADF);
 }
 
-TEST_CASE("lowering max_outstanding below the queue length cancels nothing and refuses "
-          "requests until the queue drains below it",
-          "[qio][errors][configure][limits]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
+TEST_CASE_METHOD(CApiChannel, "lowering max_outstanding below the queue length cancels nothing "
+                 "and refuses requests until the queue drains below it",
+                 "[qio][errors][configure][limits]") {
   char buffers[3][4];
   for (auto& buffer : buffers) // reads: they stay pending, nothing to read
     REQUIRE(qio_read(fd, buffer, sizeof buffer, AstRecorder::record, &recorder) == 0);
@@ -176,9 +169,8 @@ TEST_CASE("lowering max_outstanding below the queue length cancels nothing and r
   CHECK(qio_write(fd, "y", 1, AstRecorder::record, &recorder) == EAGAIN);
 }
 
-TEST_CASE("qio_configure accepts -1 and any positive max_outstanding",
-          "[qio][errors][configure]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "qio_configure accepts -1 and any positive max_outstanding",
+                 "[qio][errors][configure]") {
   FdPair pair = qio_test::socket_pair();
   const int fd = pair.local.get();
   const int max_outstanding = GENERATE(-1, 1, 2, 1000, INT_MAX);
@@ -188,9 +180,9 @@ TEST_CASE("qio_configure accepts -1 and any positive max_outstanding",
   CHECK(qio_pendc(fd) == 1);
 }
 
-TEST_CASE("qio_configure sets O_NONBLOCK only when asked and leaves it otherwise",
-          "[qio][errors][configure]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "qio_configure sets O_NONBLOCK only when asked and leaves it "
+                 "otherwise",
+                 "[qio][errors][configure]") {
   FdPair pair = qio_test::socket_pair();
   const int fd = pair.local.get();
   REQUIRE((::fcntl(fd, F_GETFL) & O_NONBLOCK) == 0);
@@ -210,15 +202,11 @@ TEST_CASE("qio_configure sets O_NONBLOCK only when asked and leaves it otherwise
   }
 }
 
-TEST_CASE("qio_configure on a channel succeeds again and changes its settings for later "
-          "requests",
-          "[qio][errors][configure]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
+TEST_CASE_METHOD(CApiEngine, "qio_configure on a channel succeeds again and changes its settings "
+                 "for later requests",
+                 "[qio][errors][configure]") {
+  FdPair& pair = open_channel(qio_test::socket_pair(), {.max_outstanding = 1});
   const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, 1, 1) == 0);
   REQUIRE(qio_write(fd, "a", 1, AstRecorder::record, &recorder) == 0);
   REQUIRE(qio_write(fd, "b", 1, AstRecorder::record, &recorder) == EAGAIN);
 
@@ -260,17 +248,14 @@ TEST_CASE("qio_configure on a channel succeeds again and changes its settings fo
 
 // ---- qio_write and qio_read ----------------------------------------------------
 
-TEST_CASE("qio_write, qio_read and qio_seek refuse a descriptor that is not a channel with "
-          "EBADF",
-          "[qio][errors][write][read][seek]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "qio_write, qio_read and qio_seek refuse a descriptor that is not a "
+                 "channel with EBADF",
+                 "[qio][errors][write][read][seek]") {
   const std::string kind =
       GENERATE(as<std::string>{}, "negative", "most negative", "closed",
                "far beyond any open descriptor", "open but never configured", "terminated");
   CAPTURE(kind);
   NotAChannel target = make_not_a_channel(kind);
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
   char buffer[16];
 
   CHECK(qio_write(target.fd, some_bytes, some_length, AstRecorder::record, &recorder) ==
@@ -286,14 +271,10 @@ TEST_CASE("qio_write, qio_read and qio_seek refuse a descriptor that is not a ch
   CHECK(recorder.calls.empty());
 }
 
-TEST_CASE("qio_write validates its length and buffer", "[qio][errors][write]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
+TEST_CASE_METHOD(CApiEngine, "qio_write validates its length and buffer", "[qio][errors][write]") {
   const int buffered = GENERATE(0, 1);
-  REQUIRE(qio_configure(fd, 1, buffered, -1) == 0);
+  FdPair& pair = open_channel(qio_test::socket_pair(), {.buffered = buffered});
+  const int fd = pair.local.get();
 
   // Which buffer to pass: "bytes" or "null"; the length; the result.
   const auto [buffer_kind, length, expected] = GENERATE(table<std::string, int, int>({
@@ -326,14 +307,9 @@ TEST_CASE("qio_write validates its length and buffer", "[qio][errors][write]") {
   CHECK(received == std::string(expected == 0 && length > 0 ? some_bytes : ""));
 }
 
-TEST_CASE("qio_read validates its length and buffer", "[qio][errors][read]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "qio_read validates its length and buffer", "[qio][errors][read]") {
   // A regular file: a read there always completes (0 bytes at end of file).
-  Fd file = qio_test::temporary_file();
-  const int fd = file.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
+  const int fd = open_file_channel();
   char buffer[16];
 
   const auto [buffer_kind, length, expected] = GENERATE(table<std::string, int, int>({
@@ -361,15 +337,9 @@ TEST_CASE("qio_read validates its length and buffer", "[qio][errors][read]") {
   }
 }
 
-TEST_CASE("a zero-length read completes with length 0 when its turn comes, with nothing to "
-          "read",
-          "[qio][errors][read]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
+TEST_CASE_METHOD(CApiChannel, "a zero-length read completes with length 0 when its turn comes, "
+                 "with nothing to read",
+                 "[qio][errors][read]") {
   char buffer[1];
   const int use_null = GENERATE(0, 1);
   CAPTURE(use_null);
@@ -383,15 +353,12 @@ TEST_CASE("a zero-length read completes with length 0 when its turn comes, with 
   CHECK(qio_pendc(fd) == 0);
 }
 
-TEST_CASE("a request the descriptor's access mode refuses is accepted and completes through "
-          "its AST with EBADF, blocking or not",
-          "[qio][errors][read][write]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "a request the descriptor's access mode refuses is accepted and "
+                 "completes through its AST with EBADF, blocking or not",
+                 "[qio][errors][read][write]") {
   // read(2) on a pipe's write end, or write(2) on its read end, fails at
   // once with EBADF, whether or not the descriptor is blocking.
-  FdPair pipe = qio_test::pipe_pair();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
+  FdPair& pipe = keep(qio_test::pipe_pair());
   const int nonblocking = GENERATE(0, 1);
   CAPTURE(nonblocking);
   char buffer[8];
@@ -422,17 +389,13 @@ TEST_CASE("a request the descriptor's access mode refuses is accepted and comple
   }
 }
 
-TEST_CASE("a queue at max_outstanding refuses every request with EAGAIN, queues nothing, "
-          "and accepts again after a completion",
-          "[qio][errors][write][read][seek][limits]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
+TEST_CASE_METHOD(CApiEngine, "a queue at max_outstanding refuses every request with EAGAIN, "
+                 "queues nothing, and accepts again after a completion",
+                 "[qio][errors][write][read][seek][limits]") {
   const int max_outstanding = GENERATE(1, 2, 5);
   CAPTURE(max_outstanding);
-  REQUIRE(qio_configure(fd, 1, 1, max_outstanding) == 0);
+  FdPair& pair = open_channel(qio_test::socket_pair(), {.max_outstanding = max_outstanding});
+  const int fd = pair.local.get();
 
   std::string expected;
   for (int i = 0; i < max_outstanding; ++i) {
@@ -467,14 +430,10 @@ TEST_CASE("a queue at max_outstanding refuses every request with EAGAIN, queues 
   CHECK(received == "again");
 }
 
-TEST_CASE("reads count toward max_outstanding and one completion frees exactly one slot",
-          "[qio][errors][limits]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, 1, 2) == 0);
+TEST_CASE_METHOD(CApiEngine, "reads count toward max_outstanding and one completion frees exactly "
+                 "one slot",
+                 "[qio][errors][limits]") {
+  const int fd = open_channel(qio_test::socket_pair(), {.max_outstanding = 2}).local.get();
   char buffer[16];
   REQUIRE(qio_read(fd, buffer, sizeof buffer, AstRecorder::record, &recorder) == 0);
   REQUIRE(qio_write(fd, "w1", 2, AstRecorder::record, &recorder) == 0);
@@ -490,13 +449,9 @@ TEST_CASE("reads count toward max_outstanding and one completion frees exactly o
 
 // ---- qio_seek --------------------------------------------------------------------
 
-TEST_CASE("qio_seek refuses a negative offset with EINVAL", "[qio][errors][seek]") {
-  qio_init();
-  Fd file = qio_test::temporary_file();
-  const int fd = file.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
+TEST_CASE_METHOD(CApiEngine, "qio_seek refuses a negative offset with EINVAL",
+                 "[qio][errors][seek]") {
+  const int fd = open_file_channel();
   const off_t offset = GENERATE(off_t{-1}, off_t{-4096}, std::numeric_limits<off_t>::min());
   CAPTURE(offset);
   CHECK(qio_seek(fd, offset, AstRecorder::record, &recorder) == EINVAL);
@@ -505,16 +460,13 @@ TEST_CASE("qio_seek refuses a negative offset with EINVAL", "[qio][errors][seek]
   CHECK(recorder.calls.empty());
 }
 
-TEST_CASE("a seek on a descriptor that cannot seek is accepted and its AST gets ESPIPE",
-          "[qio][errors][seek]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "a seek on a descriptor that cannot seek is accepted and its AST "
+                 "gets ESPIPE",
+                 "[qio][errors][seek]") {
   const std::string kind = GENERATE(as<std::string>{}, "socket", "pipe");
   CAPTURE(kind);
-  FdPair pair = kind == "socket" ? qio_test::socket_pair() : qio_test::pipe_pair();
+  FdPair& pair = open_channel(kind == "socket" ? qio_test::socket_pair() : qio_test::pipe_pair());
   const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   CHECK(qio_seek(fd, 10, AstRecorder::record, &recorder) == 0);
   CHECK(recorder.calls.empty()); // not from inside the queueing call
   qio_flush();
@@ -527,14 +479,10 @@ TEST_CASE("a seek on a descriptor that cannot seek is accepted and its AST gets 
   CHECK(qio_pendc(fd) == 0);
 }
 
-TEST_CASE("a seek on a regular file completes with no error, length 0 and no buffer",
-          "[qio][errors][seek]") {
-  qio_init();
-  Fd file = qio_test::temporary_file();
-  const int fd = file.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
+TEST_CASE_METHOD(CApiEngine, "a seek on a regular file completes with no error, length 0 and no "
+                 "buffer",
+                 "[qio][errors][seek]") {
+  const int fd = open_file_channel();
   REQUIRE(qio_seek(fd, 1234, AstRecorder::record, &recorder) == 0);
   qio_flush();
   REQUIRE(recorder.calls.size() == 1);
@@ -547,16 +495,13 @@ TEST_CASE("a seek on a regular file completes with no error, length 0 and no buf
 
 // ---- qio_flushc, qio_termc, qio_prune, qio_wait, qio_pendc -----------------------
 
-TEST_CASE("every function refuses or ignores a descriptor that is not a channel",
-          "[qio][errors]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "every function refuses or ignores a descriptor that is not a channel",
+                 "[qio][errors]") {
   const std::string kind =
       GENERATE(as<std::string>{}, "negative", "most negative", "closed",
                "far beyond any open descriptor", "open but never configured", "terminated");
   CAPTURE(kind);
   NotAChannel target = make_not_a_channel(kind);
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
   const int local = target.pair.local.get();
   const int flags_before = ::fcntl(local, F_GETFL);
   char buffer[8];
@@ -584,14 +529,9 @@ TEST_CASE("every function refuses or ignores a descriptor that is not a channel"
   CHECK(::fcntl(local, F_GETFL) == flags_before);
 }
 
-TEST_CASE("qio_wait refuses a timeout below -1 with EINVAL and leaves the queue alone",
-          "[qio][errors][wait]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
+TEST_CASE_METHOD(CApiChannel, "qio_wait refuses a timeout below -1 with EINVAL and leaves the "
+                 "queue alone",
+                 "[qio][errors][wait]") {
   REQUIRE(qio_write(fd, some_bytes, some_length, AstRecorder::record, &recorder) == 0);
   const int timeout_ms = GENERATE(-2, -3, -1000, INT_MIN);
   CAPTURE(timeout_ms);
@@ -600,15 +540,9 @@ TEST_CASE("qio_wait refuses a timeout below -1 with EINVAL and leaves the queue 
   CHECK(recorder.calls.empty());
 }
 
-TEST_CASE("qio_wait gives up with ETIMEDOUT when the peer does not read",
-          "[qio][errors][wait]") {
-  qio_init();
+TEST_CASE_METHOD(CApiChannel, "qio_wait gives up with ETIMEDOUT when the peer does not read",
+                 "[qio][errors][wait]") {
   const qio_test::Watchdog watchdog(20);
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   // Far more than a socket buffer holds, so the peer must read for it to finish.
   const std::string big(8 << 20, 'q');
   REQUIRE(qio_write(fd, big.data(), static_cast<int>(big.size()), AstRecorder::record,
@@ -627,17 +561,16 @@ TEST_CASE("qio_wait gives up with ETIMEDOUT when the peer does not read",
   CHECK(recorder.calls.empty());
 }
 
-TEST_CASE("qio_pendc is 0 for a descriptor that is not a channel", "[qio][errors][pend]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "qio_pendc is 0 for a descriptor that is not a channel",
+                 "[qio][errors][pend]") {
   const std::string kind =
       GENERATE(as<std::string>{}, "negative", "most negative", "closed",
                "far beyond any open descriptor", "open but never configured", "terminated");
   CAPTURE(kind);
   // Another channel with work must not leak into the answer (opened first,
   // so the "closed" number stays closed).
-  FdPair busy = qio_test::socket_pair();
+  FdPair& busy = open_channel(qio_test::socket_pair());
   NotAChannel target = make_not_a_channel(kind);
-  REQUIRE(qio_configure(busy.local.get(), 1, 1, -1) == 0);
   REQUIRE(qio_write(busy.local.get(), some_bytes, some_length, nullptr, nullptr) == 0);
   CHECK(qio_pendc(target.fd) == 0);
   CHECK(qio_pend() == 1);
@@ -645,26 +578,19 @@ TEST_CASE("qio_pendc is 0 for a descriptor that is not a channel", "[qio][errors
 
 // ---- qio_fdset, qio_dump, qio_init, qio_termc --------------------------------------
 
-TEST_CASE("qio_fdset with a NULL mask returns -1 and sets errno to EINVAL",
-          "[qio][errors][fdset]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  REQUIRE(qio_configure(pair.local.get(), 1, 1, -1) == 0);
-  REQUIRE(qio_write(pair.local.get(), some_bytes, some_length, nullptr, nullptr) == 0);
+TEST_CASE_METHOD(CApiChannel, "qio_fdset with a NULL mask returns -1 and sets errno to EINVAL",
+                 "[qio][errors][fdset]") {
+  REQUIRE(qio_write(fd, some_bytes, some_length, nullptr, nullptr) == 0);
   errno = 0;
   CHECK(qio_fdset(nullptr) == -1);
   CHECK(errno == EINVAL);
   CHECK(qio_pend() == 1);
 }
 
-TEST_CASE("qio_dump describes every channel and its queued requests", "[qio][errors][dump]") {
-  qio_init();
-  FdPair first = qio_test::socket_pair();
-  FdPair second = qio_test::socket_pair();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(first.local.get(), 1, 1, 7) == 0);
-  REQUIRE(qio_configure(second.local.get(), 1, 0, -1) == 0);
+TEST_CASE_METHOD(CApiEngine, "qio_dump describes every channel and its queued requests",
+                 "[qio][errors][dump]") {
+  FdPair& first = open_channel(qio_test::socket_pair(), {.max_outstanding = 7});
+  FdPair& second = open_channel(qio_test::socket_pair(), {.buffered = 0});
   REQUIRE(qio_write(first.local.get(), "twelve bytes", 12, AstRecorder::record, &recorder) ==
           0);
   REQUIRE(qio_write(first.local.get(), "abc", 3, nullptr, nullptr) == 0);
@@ -712,21 +638,16 @@ TEST_CASE("qio_dump describes every channel and its queued requests", "[qio][err
   CHECK(recorder.calls.empty());
 }
 
-TEST_CASE("qio_dump with no channels succeeds", "[qio][errors][dump]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "qio_dump with no channels succeeds", "[qio][errors][dump]") {
   std::FILE* stream = std::tmpfile();
   REQUIRE(stream != nullptr);
   CHECK(qio_dump(stream) == 0);
   std::fclose(stream);
 }
 
-TEST_CASE("qio_init resets qio_util_debug and cancels everything pending",
-          "[qio][errors][init]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
+TEST_CASE_METHOD(CApiEngine, "qio_init resets qio_util_debug and cancels everything pending",
+                 "[qio][errors][init]") {
+  const int fd = keep(qio_test::socket_pair()).local.get();
   const std::string trace = capture_output(STDERR_FILENO, [&] {
     qio_util_debug = 1;
     CHECK(qio_configure(fd, 1, 1, -1) == 0);
@@ -748,12 +669,10 @@ TEST_CASE("qio_init resets qio_util_debug and cancels everything pending",
   CHECK(quiet.empty());
 }
 
-TEST_CASE("with qio_util_debug set, calls and completions are traced to stderr with a hex "
-          "dump of the data",
-          "[qio][errors][debug]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
+TEST_CASE_METHOD(CApiEngine, "with qio_util_debug set, calls and completions are traced to stderr "
+                 "with a hex dump of the data",
+                 "[qio][errors][debug]") {
+  const int fd = keep(qio_test::socket_pair()).local.get();
   const std::string trace = capture_output(STDERR_FILENO, [&] {
     qio_util_debug = 1;
     CHECK(qio_configure(fd, 1, 1, -1) == 0);
@@ -764,7 +683,6 @@ TEST_CASE("with qio_util_debug set, calls and completions are traced to stderr w
   CAPTURE(trace);
   CHECK(trace.find(std::to_string(fd)) != std::string::npos);
   CHECK(trace.find("48 45 58 44") != std::string::npos); // "HEXD" in hex
-  qio_init();
 }
 
 TEST_CASE("qio_version is the headers' QIO_VERSION_STRING, made of the three version numbers",
@@ -794,13 +712,10 @@ struct TraceLines {
 
 } // namespace
 
-TEST_CASE("qio_set_trace_handler routes the trace to the program's handler, line by line, "
-          "and NULL restores stderr",
-          "[qio][errors][debug]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  const TerminateAtExit terminate_at_exit;
+TEST_CASE_METHOD(CApiEngine, "qio_set_trace_handler routes the trace to the program's handler, "
+                 "line by line, and NULL restores stderr",
+                 "[qio][errors][debug]") {
+  const int fd = keep(qio_test::socket_pair()).local.get();
   TraceLines handled;
   const std::string on_stderr = capture_output(STDERR_FILENO, [&] {
     qio_set_trace_handler(TraceLines::record, &handled);
@@ -833,17 +748,13 @@ TEST_CASE("qio_set_trace_handler routes the trace to the program's handler, line
   CHECK(restored.find("|back|") != std::string::npos);
 }
 
-TEST_CASE("qio_termc makes the channel unconfigured and leaves the descriptor open and "
-          "unchanged",
-          "[qio][errors][termc]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
+TEST_CASE_METHOD(CApiEngine, "qio_termc makes the channel unconfigured and leaves the descriptor "
+                 "open and unchanged",
+                 "[qio][errors][termc]") {
   const int nonblocking = GENERATE(0, 1);
   CAPTURE(nonblocking);
-  REQUIRE(qio_configure(fd, nonblocking, 1, -1) == 0);
+  FdPair& pair = open_channel(qio_test::socket_pair(), {.nonblocking = nonblocking});
+  const int fd = pair.local.get();
   const int status_flags = ::fcntl(fd, F_GETFL);
   const int descriptor_flags = ::fcntl(fd, F_GETFD);
   REQUIRE(status_flags >= 0);
@@ -866,37 +777,27 @@ TEST_CASE("qio_termc makes the channel unconfigured and leaves the descriptor op
   CHECK(qio_test::read_exactly(pair.remote.get(), 5) == "again");
 }
 
-TEST_CASE("qio_term cancels every channel and leaves every descriptor open",
-          "[qio][errors][term]") {
-  qio_init();
-  FdPair first = qio_test::socket_pair();
-  Fd file = qio_test::temporary_file();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(first.local.get(), 1, 1, -1) == 0);
-  REQUIRE(qio_configure(file.get(), 1, 1, -1) == 0);
+TEST_CASE_METHOD(CApiEngine, "qio_term cancels every channel and leaves every descriptor open",
+                 "[qio][errors][term]") {
+  FdPair& first = open_channel(qio_test::socket_pair());
+  const int file = open_file_channel();
   REQUIRE(qio_write(first.local.get(), "a", 1, AstRecorder::record, &recorder) == 0);
-  REQUIRE(qio_write(file.get(), "b", 1, AstRecorder::record, &recorder) == 0);
+  REQUIRE(qio_write(file, "b", 1, AstRecorder::record, &recorder) == 0);
   CHECK(qio_term() == 0);
   CHECK(recorder.calls.size() == 2);
   for (const auto& call : recorder.calls)
     CHECK(call.error_code == ECANCELED);
   CHECK(qio_pend() == 0);
   CHECK(qio_write(first.local.get(), "a", 1, nullptr, nullptr) == EBADF);
-  CHECK(qio_write(file.get(), "b", 1, nullptr, nullptr) == EBADF);
+  CHECK(qio_write(file, "b", 1, nullptr, nullptr) == EBADF);
   CHECK(::fcntl(first.local.get(), F_GETFL) >= 0);
-  CHECK(::fcntl(file.get(), F_GETFL) >= 0);
+  CHECK(::fcntl(file, F_GETFL) >= 0);
   CHECK(qio_term() == 0);
   CHECK(recorder.calls.size() == 2);
 }
 
-TEST_CASE("the C API returns errors as values and leaves errno alone", "[qio][errors]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
+TEST_CASE_METHOD(CApiChannel, "the C API returns errors as values and leaves errno alone",
+                 "[qio][errors]") {
   char buffer[4];
   constexpr int marker = 12345;
 

@@ -4,10 +4,12 @@
 // SIGPIPE, sticky errors, re-entrancy, counting, gathering; then the memo's
 // sample, a 10 MB backlog, cancellation, pruning, qio_fdset and qio_wait.
 //
-// Each TEST_CASE starts with qio_init() and declares a TerminateAtExit after
-// the objects its ASTs write to. Waiting is on real events (poll on the
-// peer, a reader thread), bounded in time; a Watchdog ends the program if a
-// qio call blocks.
+// Each test runs on a fixture of support.hpp (CApiEngine, CApiChannel, or
+// their Tracking forms below), which starts with qio_init() and ends with
+// qio_term(); a test whose requests point at its own objects declares a
+// TerminateAtExit after them. Waiting is on real events (poll on the peer,
+// a reader thread), bounded in time; a Watchdog ends the program if a qio
+// call blocks.
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -30,6 +32,9 @@
 #include "support.hpp"
 
 using qio_test::AstRecorder;
+using qio_test::CApiChannel;
+using qio_test::CApiEngine;
+using qio_test::configure_channel;
 using qio_test::Fd;
 using qio_test::FdPair;
 using qio_test::TerminateAtExit;
@@ -149,6 +154,14 @@ int seek_tracked(int fd, off_t offset, Request& request) {
   return result;
 }
 
+// The fixtures for tests that track requests: tracking starts afresh.
+struct TrackingEngine : CApiEngine {
+  TrackingEngine() { reset_tracking(); }
+};
+struct TrackingChannel : CApiChannel {
+  TrackingChannel() { reset_tracking(); }
+};
+
 // Checks that `requests` got their ASTs once each, in this order.
 void check_once_in_order(const std::vector<Request*>& requests) {
   int previous = -1;
@@ -217,19 +230,15 @@ bool is_broken_connection(int error_code) {
 
 // ==== 1. Order =======================================================================
 
-TEST_CASE("writes reach the descriptor byte for byte in the order queued and their ASTs "
-          "fire in request order",
-          "[qio][contract][order]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "writes reach the descriptor byte for byte in the order queued and "
+                 "their ASTs fire in request order",
+                 "[qio][contract][order]") {
   const Watchdog watchdog(30);
   const std::string kind = GENERATE(as<std::string>{}, "socket", "tcp", "pipe");
   const int buffered = GENERATE(0, 1);
   CAPTURE(kind, buffered);
-  FdPair pair = connected_pair(kind);
+  FdPair& pair = open_channel(connected_pair(kind), {.buffered = buffered});
   const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, buffered, -1) == 0);
 
   // Sizes around block boundaries, zero-length writes, and writes larger
   // than a socket buffer, so some complete only after several flushes.
@@ -243,6 +252,7 @@ TEST_CASE("writes reach the descriptor byte for byte in the order queued and the
       messages.push_back(pattern(size, static_cast<unsigned>(messages.size())));
       expected += messages.back();
     }
+  const TerminateAtExit terminate_at_exit; // unbuffered writes point into `messages`
   for (const std::string& message : messages)
     REQUIRE(qio_write(fd, message.data(), static_cast<int>(message.size()),
                       AstRecorder::record, &recorder) == 0);
@@ -263,17 +273,14 @@ TEST_CASE("writes reach the descriptor byte for byte in the order queued and the
   }
 }
 
-TEST_CASE("a pending socket read does not hold back writes queued after it",
-          "[qio][contract][order]") {
-  qio_init();
+TEST_CASE_METHOD(TrackingEngine, "a pending socket read does not hold back writes queued after it",
+                 "[qio][contract][order]") {
   const std::string kind = GENERATE(as<std::string>{}, "socket", "tcp");
   CAPTURE(kind);
-  FdPair pair = connected_pair(kind);
+  FdPair& pair = open_channel(connected_pair(kind));
   const int fd = pair.local.get();
   Request read_request, first_write, second_write;
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   char buffer[64] = {};
   REQUIRE(read_tracked(fd, buffer, sizeof buffer, read_request) == 0);
   REQUIRE(write_tracked(fd, "ping", first_write) == 0);
@@ -310,16 +317,11 @@ TEST_CASE("a pending socket read does not hold back writes queued after it",
   CHECK(qio_pend() == 0);
 }
 
-TEST_CASE("a queued read completes with the bytes available, then with length 0 at end of "
-          "file",
-          "[qio][contract][order]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
+TEST_CASE_METHOD(TrackingChannel, "a queued read completes with the bytes available, then with "
+                 "length 0 at end of file",
+                 "[qio][contract][order]") {
   Request first, second;
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   REQUIRE(::write(pair.remote.get(), "abc", 3) == 3);
   pair.remote.reset();
   char first_buffer[16], second_buffer[16];
@@ -336,17 +338,14 @@ TEST_CASE("a queued read completes with the bytes available, then with length 0 
   CHECK(second.buffer == second_buffer);
 }
 
-TEST_CASE("on a regular file writes, seeks and reads run strictly in queue order",
-          "[qio][contract][order]") {
-  qio_init();
-  Fd file = qio_test::temporary_file();
-  const int fd = file.get();
+TEST_CASE_METHOD(TrackingEngine, "on a regular file writes, seeks and reads run strictly in queue "
+                 "order",
+                 "[qio][contract][order]") {
   const int buffered = GENERATE(0, 1);
   CAPTURE(buffered);
+  const int fd = open_file_channel({.buffered = buffered});
   std::vector<Request> requests(10);
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 1, buffered, -1) == 0);
 
   // If a later write overtook an earlier read, the read would see it.
   const std::string hello = "hello world", there = "there", bang = "!";
@@ -383,16 +382,13 @@ TEST_CASE("on a regular file writes, seeks and reads run strictly in queue order
         std::string("hello there!\0\0\0\0\0\0\0\0end", 23));
 }
 
-TEST_CASE("on a message-oriented socket every write is sent as a message of its own",
-          "[qio][contract][order]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "on a message-oriented socket every write is sent as a message of "
+                 "its own",
+                 "[qio][contract][order]") {
   const int type = GENERATE(SOCK_SEQPACKET, SOCK_DGRAM);
   CAPTURE(type);
-  FdPair pair = qio_test::socket_pair(type);
+  FdPair& pair = open_channel(qio_test::socket_pair(type));
   const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   char record[65536];
 
   SECTION("record boundaries are kept") {
@@ -429,19 +425,14 @@ TEST_CASE("on a message-oriented socket every write is sent as a message of its 
 
 // ==== 2. Exactly once ===============================================================
 
-TEST_CASE("every accepted request gets exactly one AST, never from inside the call that "
-          "queued it",
-          "[qio][contract][once]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  Fd file = qio_test::temporary_file();
+TEST_CASE_METHOD(TrackingEngine, "every accepted request gets exactly one AST, never from inside "
+                 "the call that queued it",
+                 "[qio][contract][once]") {
+  FdPair& pair = open_channel(qio_test::socket_pair());
   const int socket_fd = pair.local.get();
-  const int file_fd = file.get();
+  const int file_fd = open_file_channel();
   std::vector<Request> requests(8);
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(socket_fd, 1, 1, -1) == 0);
-  REQUIRE(qio_configure(file_fd, 1, 1, -1) == 0);
   // Everything could complete at once: the peer has already sent data, and
   // a regular file is always ready.
   REQUIRE(::write(pair.remote.get(), "incoming", 8) == 8);
@@ -507,15 +498,11 @@ TEST_CASE("every accepted request gets exactly one AST, never from inside the ca
   }
 }
 
-TEST_CASE("a write that fails completes exactly once with its error", "[qio][contract][once]") {
-  qio_init();
+TEST_CASE_METHOD(TrackingChannel, "a write that fails completes exactly once with its error",
+                 "[qio][contract][once]") {
   const DefaultSigpipe sigpipe(false);
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
   Request failed;
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   pair.remote.reset();
   REQUIRE(write_tracked(fd, "lost", failed) == 0);
   CHECK(failed.calls == 0);
@@ -528,16 +515,11 @@ TEST_CASE("a write that fails completes exactly once with its error", "[qio][con
 
 // ==== 3. Buffered and unbuffered channels ==========================================
 
-TEST_CASE("a buffered channel copies at qio_write, so the caller may reuse its buffer at "
-          "once",
-          "[qio][contract][buffers]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
+TEST_CASE_METHOD(TrackingChannel, "a buffered channel copies at qio_write, so the caller may "
+                 "reuse its buffer at once",
+                 "[qio][contract][buffers]") {
   Request first, second, empty;
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   char scratch[32];
   std::strcpy(scratch, "original bytes");
   REQUIRE(write_tracked(fd, scratch, 14, first) == 0);
@@ -558,16 +540,13 @@ TEST_CASE("a buffered channel copies at qio_write, so the caller may reuse its b
   CHECK(empty.buffer == nullptr); // a zero-length buffered write has no copy
 }
 
-TEST_CASE("an unbuffered channel keeps the caller's buffer until the AST and hands back the "
-          "same pointer",
-          "[qio][contract][buffers]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
+TEST_CASE_METHOD(TrackingEngine, "an unbuffered channel keeps the caller's buffer until the AST "
+                 "and hands back the same pointer",
+                 "[qio][contract][buffers]") {
+  FdPair& pair = open_channel(qio_test::socket_pair(), {.buffered = 0});
   const int fd = pair.local.get();
   Request first, empty, cancelled;
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 1, 0, -1) == 0);
   char caller_bytes[] = "queued text";
   char empty_bytes[] = "";
   REQUIRE(write_tracked(fd, caller_bytes, 11, first) == 0);
@@ -599,18 +578,14 @@ TEST_CASE("an unbuffered channel keeps the caller's buffer until the AST and han
 
 // ==== 4. Never block ===============================================================
 
-TEST_CASE("qio_write, qio_flush and qio_flushc never block on a blocking socket or pipe "
-          "whose peer does not read",
-          "[qio][contract][never-block]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "qio_write, qio_flush and qio_flushc never block on a blocking "
+                 "socket or pipe whose peer does not read",
+                 "[qio][contract][never-block]") {
   const Watchdog watchdog(20);
   const std::string kind = GENERATE(as<std::string>{}, "socket", "tcp", "pipe");
   CAPTURE(kind);
-  FdPair pair = connected_pair(kind);
+  FdPair& pair = open_channel(connected_pair(kind), {.nonblocking = 0});
   const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 0, 1, -1) == 0);
   REQUIRE((::fcntl(fd, F_GETFL) & O_NONBLOCK) == 0); // really left blocking
 
   std::string expected;
@@ -648,20 +623,18 @@ TEST_CASE("qio_write, qio_flush and qio_flushc never block on a blocking socket 
     CHECK(call.error_code == 0);
 }
 
-TEST_CASE("a read queued on a blocking descriptor with nothing to read does not block the "
-          "flush",
-          "[qio][contract][never-block]") {
-  qio_init();
+TEST_CASE_METHOD(TrackingEngine, "a read queued on a blocking descriptor with nothing to read "
+                 "does not block the flush",
+                 "[qio][contract][never-block]") {
   const Watchdog watchdog(10);
   const std::string kind = GENERATE(as<std::string>{}, "socket", "pipe");
   CAPTURE(kind);
-  FdPair pair = connected_pair(kind);
+  FdPair& pair = keep(connected_pair(kind));
   // A pipe reads from its read end (remote), a socket from its own end.
   const int fd = kind == "pipe" ? pair.remote.get() : pair.local.get();
   Request read_request;
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 0, 1, -1) == 0);
+  configure_channel(fd, {.nonblocking = 0});
   REQUIRE((::fcntl(fd, F_GETFL) & O_NONBLOCK) == 0);
   char buffer[16];
   REQUIRE(read_tracked(fd, buffer, sizeof buffer, read_request) == 0);
@@ -679,9 +652,9 @@ TEST_CASE("a read queued on a blocking descriptor with nothing to read does not 
 
 // ==== 5. Never SIGPIPE ===============================================================
 
-TEST_CASE("a write to a closed peer completes with EPIPE and never raises SIGPIPE",
-          "[qio][contract][sigpipe]") {
-  qio_init();
+TEST_CASE_METHOD(TrackingEngine, "a write to a closed peer completes with EPIPE and never raises "
+                 "SIGPIPE",
+                 "[qio][contract][sigpipe]") {
   const Watchdog watchdog(10);
   const std::string kind = GENERATE(as<std::string>{}, "socket", "tcp", "pipe");
   const int nonblocking = GENERATE(0, 1);
@@ -695,12 +668,10 @@ TEST_CASE("a write to a closed peer completes with EPIPE and never raises SIGPIP
     REQUIRE(::pthread_kill(::pthread_self(), SIGPIPE) == 0);
   REQUIRE(sigpipe_pending() == (mask == "blocked with one pending"));
 
-  FdPair pair = connected_pair(kind);
+  FdPair& pair = open_channel(connected_pair(kind), {.nonblocking = nonblocking});
   const int fd = pair.local.get();
   std::vector<Request> requests(50);
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, nonblocking, 1, -1) == 0);
   pair.remote.reset();
 
   // TCP may accept a first write after the peer closed (the peer answers it
@@ -731,19 +702,16 @@ TEST_CASE("a write to a closed peer completes with EPIPE and never raises SIGPIP
 
 // ==== 6. Sticky write errors =======================================================
 
-TEST_CASE("after a hard write error every later write completes with that error and "
-          "qio_write returns it until qio_configure or qio_termc",
-          "[qio][contract][sticky]") {
-  qio_init();
+TEST_CASE_METHOD(TrackingEngine, "after a hard write error every later write completes with that "
+                 "error and qio_write returns it until qio_configure or qio_termc",
+                 "[qio][contract][sticky]") {
   const DefaultSigpipe sigpipe(false);
   const std::string kind = GENERATE(as<std::string>{}, "socket", "pipe");
   CAPTURE(kind);
-  FdPair pair = connected_pair(kind);
+  FdPair& pair = open_channel(connected_pair(kind));
   const int fd = pair.local.get();
   Request first, second, third, after_clearing;
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   pair.remote.reset();
   REQUIRE(write_tracked(fd, "first", first) == 0);
   REQUIRE(write_tracked(fd, "second", second) == 0);
@@ -781,16 +749,12 @@ TEST_CASE("after a hard write error every later write completes with that error 
   CHECK(is_broken_connection(after_clearing.error_code));
 }
 
-TEST_CASE("a write cut short by a hard error reports the part that was written",
-          "[qio][contract][sticky]") {
-  qio_init();
+TEST_CASE_METHOD(TrackingChannel, "a write cut short by a hard error reports the part that was "
+                 "written",
+                 "[qio][contract][sticky]") {
   const DefaultSigpipe sigpipe(false);
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
   Request big, later;
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   const std::string message = pattern(4 << 20, 1);
   REQUIRE(write_tracked(fd, message, big) == 0);
   REQUIRE(write_tracked(fd, "later", later) == 0);
@@ -860,15 +824,12 @@ struct Terminator {
 
 } // namespace
 
-TEST_CASE("an AST may queue more writes on its own channel during a flush",
-          "[qio][contract][reentrancy]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
+TEST_CASE_METHOD(CApiChannel, "an AST may queue more writes on its own channel during a flush",
+                 "[qio][contract][reentrancy]") {
+  // Buffered (the fixture's setting): each AST's message lives in its own
+  // stack frame.
   Chain chain;
   const TerminateAtExit terminate_at_exit;
-  // Buffered: each AST's message lives in its own stack frame.
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   chain.fd = fd;
   chain.remaining = 500;
   chain.sent = "start;";
@@ -899,20 +860,16 @@ TEST_CASE("an AST may queue more writes on its own channel during a flush",
   CHECK(qio_pend() == 0);
 }
 
-TEST_CASE("an AST that terminates another channel cancels that channel's requests exactly "
-          "once",
-          "[qio][contract][reentrancy]") {
-  qio_init();
-  FdPair first = qio_test::socket_pair();
-  FdPair other = qio_test::socket_pair();
+TEST_CASE_METHOD(TrackingEngine, "an AST that terminates another channel cancels that channel's "
+                 "requests exactly once",
+                 "[qio][contract][reentrancy]") {
+  FdPair& first = open_channel(qio_test::socket_pair());
+  FdPair& other = open_channel(qio_test::socket_pair());
   const int fd = first.local.get();
   const int other_fd = other.local.get();
   Terminator terminator;
   Request big, small, read_request, trailing, after;
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
-  REQUIRE(qio_configure(other_fd, 1, 1, -1) == 0);
   terminator.target = other_fd;
   const std::string message = pattern(4 << 20, 2);
   char buffer[16];
@@ -970,16 +927,12 @@ TEST_CASE("an AST that terminates another channel cancels that channel's request
   check_once_in_order({&big, &small, &read_request, &trailing});
 }
 
-TEST_CASE("an AST that terminates its own channel cancels the rest of its queue exactly once",
-          "[qio][contract][reentrancy]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
+TEST_CASE_METHOD(TrackingChannel, "an AST that terminates its own channel cancels the rest of its "
+                 "queue exactly once",
+                 "[qio][contract][reentrancy]") {
   Terminator terminator;
   Request second, read_request, third, reborn;
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   terminator.target = fd;
   terminator.rewritten = &reborn;
   SECTION("and stops there") {}
@@ -1038,20 +991,17 @@ struct Canceller {
 
 } // namespace
 
-TEST_CASE("an AST may call qio_term or qio_init during a flush, cancelling every channel once",
-          "[qio][contract][reentrancy]") {
-  qio_init();
-  FdPair first = qio_test::socket_pair();
-  FdPair second = qio_test::socket_pair();
-  FdPair third = qio_test::socket_pair();
+TEST_CASE_METHOD(TrackingEngine, "an AST may call qio_term or qio_init during a flush, cancelling "
+                 "every channel once",
+                 "[qio][contract][reentrancy]") {
+  FdPair& first = open_channel(qio_test::socket_pair());
+  FdPair& second = open_channel(qio_test::socket_pair());
+  FdPair& third = open_channel(qio_test::socket_pair());
   Canceller canceller;
   std::vector<Request> requests(6);
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
   SECTION("qio_term") { canceller.action = [](int) { return qio_term(); }; }
   SECTION("qio_init") { canceller.action = [](int) { return qio_init(); }; }
-  for (const FdPair* pair : {&first, &second, &third})
-    REQUIRE(qio_configure(pair->local.get(), 1, 1, -1) == 0);
   REQUIRE(write_tracked(first.local.get(), "1a", requests[0]) == 0);
   REQUIRE(write_tracked(second.local.get(), "2a", requests[1]) == 0);
   REQUIRE(qio_write(second.local.get(), "2b", 2, Canceller::fire, &canceller) == 0);
@@ -1098,17 +1048,14 @@ struct Configurer {
 
 } // namespace
 
-TEST_CASE("a channel that an AST configures during qio_term stays configured",
-          "[qio][contract][reentrancy]") {
-  qio_init();
-  FdPair low = qio_test::socket_pair();
-  FdPair high = qio_test::socket_pair();
+TEST_CASE_METHOD(CApiEngine, "a channel that an AST configures during qio_term stays configured",
+                 "[qio][contract][reentrancy]") {
+  FdPair& low = open_channel(qio_test::socket_pair());
+  FdPair& high = open_channel(qio_test::socket_pair());
   Configurer configurer;
   const TerminateAtExit terminate_at_exit;
   // The AST runs while the higher descriptor is cancelled and configures
   // the lower one, which qio_term has already passed.
-  REQUIRE(qio_configure(low.local.get(), 1, 1, -1) == 0);
-  REQUIRE(qio_configure(high.local.get(), 1, 1, -1) == 0);
   REQUIRE(high.local.get() > low.local.get());
   configurer.target = low.local.get();
   REQUIRE(qio_write(high.local.get(), "old", 3, Configurer::fire, &configurer) == 0);
@@ -1121,17 +1068,13 @@ TEST_CASE("a channel that an AST configures during qio_term stays configured",
   CHECK(qio_test::read_exactly(low.remote.get(), 3) == "new");
 }
 
-TEST_CASE("an AST may prune its own channel during a flush", "[qio][contract][reentrancy]") {
-  qio_init();
+TEST_CASE_METHOD(TrackingChannel, "an AST may prune its own channel during a flush",
+                 "[qio][contract][reentrancy]") {
   const Watchdog watchdog(20);
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
   Canceller pruner;
   pruner.action = qio_prune;
   Request small, big, cancelled;
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   const std::string message = pattern(4 << 20, 9);
   REQUIRE(qio_write(fd, "prune;", 6, Canceller::fire, &pruner) == 0);
   REQUIRE(write_tracked(fd, "small;", small) == 0);
@@ -1172,16 +1115,13 @@ struct NestedFlusher {
 
 } // namespace
 
-TEST_CASE("an AST may call qio_flush and qio_flushc during a flush", "[qio][contract][reentrancy]") {
-  qio_init();
-  FdPair first = qio_test::socket_pair();
-  FdPair second = qio_test::socket_pair();
+TEST_CASE_METHOD(TrackingEngine, "an AST may call qio_flush and qio_flushc during a flush",
+                 "[qio][contract][reentrancy]") {
+  FdPair& first = open_channel(qio_test::socket_pair());
+  FdPair& second = open_channel(qio_test::socket_pair());
   NestedFlusher flusher;
   std::vector<Request> requests(4);
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(first.local.get(), 1, 1, -1) == 0);
-  REQUIRE(qio_configure(second.local.get(), 1, 1, -1) == 0);
   flusher.own = first.local.get();
   REQUIRE(write_tracked(first.local.get(), "a1;", requests[0]) == 0);
   REQUIRE(qio_write(first.local.get(), "a2;", 3, NestedFlusher::fire, &flusher) == 0);
@@ -1206,16 +1146,11 @@ TEST_CASE("an AST may call qio_flush and qio_flushc during a flush", "[qio][cont
 
 // ==== 8. Counting =====================================================================
 
-TEST_CASE("qio_pend counts the requests not yet completed on every channel",
-          "[qio][contract][pend]") {
-  qio_init();
-  FdPair writer = qio_test::socket_pair();
-  FdPair reader = qio_test::socket_pair();
-  Fd file = qio_test::temporary_file();
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(writer.local.get(), 1, 1, -1) == 0);
-  REQUIRE(qio_configure(reader.local.get(), 1, 1, -1) == 0);
-  REQUIRE(qio_configure(file.get(), 1, 1, -1) == 0);
+TEST_CASE_METHOD(CApiEngine, "qio_pend counts the requests not yet completed on every channel",
+                 "[qio][contract][pend]") {
+  FdPair& writer = open_channel(qio_test::socket_pair());
+  FdPair& reader = open_channel(qio_test::socket_pair());
+  const int file = open_file_channel();
   CHECK(qio_pend() == 0);
 
   REQUIRE(qio_write(writer.local.get(), "a", 1, nullptr, nullptr) == 0);
@@ -1223,17 +1158,17 @@ TEST_CASE("qio_pend counts the requests not yet completed on every channel",
   char buffers[3][8];
   for (auto& buffer : buffers)
     REQUIRE(qio_read(reader.local.get(), buffer, sizeof buffer, nullptr, nullptr) == 0);
-  REQUIRE(qio_seek(file.get(), 3, nullptr, nullptr) == 0);
-  REQUIRE(qio_write(file.get(), "c", 1, nullptr, nullptr) == 0);
+  REQUIRE(qio_seek(file, 3, nullptr, nullptr) == 0);
+  REQUIRE(qio_write(file, "c", 1, nullptr, nullptr) == 0);
   CHECK(qio_pend() == 7);
   CHECK(qio_pendc(writer.local.get()) == 2);
   CHECK(qio_pendc(reader.local.get()) == 3);
-  CHECK(qio_pendc(file.get()) == 2);
+  CHECK(qio_pendc(file) == 2);
 
   qio_flush(); // everything but the reads, which have nothing to read
   CHECK(qio_pend() == 3);
   CHECK(qio_pendc(writer.local.get()) == 0);
-  CHECK(qio_pendc(file.get()) == 0);
+  CHECK(qio_pendc(file) == 0);
 
   REQUIRE(::write(reader.remote.get(), "x", 1) == 1);
   qio_flush(); // one read takes the byte
@@ -1244,15 +1179,12 @@ TEST_CASE("qio_pend counts the requests not yet completed on every channel",
 
 // ==== 9. Gathering ====================================================================
 
-TEST_CASE("one qio_flush delivers many small queued writes", "[qio][contract][gathering]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
+TEST_CASE_METHOD(CApiEngine, "one qio_flush delivers many small queued writes",
+                 "[qio][contract][gathering]") {
   const int buffered = GENERATE(0, 1);
   CAPTURE(buffered);
-  REQUIRE(qio_configure(fd, 1, buffered, -1) == 0);
+  FdPair& pair = open_channel(qio_test::socket_pair(), {.buffered = buffered});
+  const int fd = pair.local.get();
   // 2000 messages (more than IOV_MAX) of 13 to 40 bytes: about 50 KB, which
   // a socketpair takes at once.
   std::vector<std::string> messages;
@@ -1261,6 +1193,7 @@ TEST_CASE("one qio_flush delivers many small queued writes", "[qio][contract][ga
     messages.push_back("message " + std::to_string(i) + std::string(static_cast<std::size_t>(i % 28), '.') + ";");
     expected += messages.back();
   }
+  const TerminateAtExit terminate_at_exit; // unbuffered writes point into `messages`
   for (const std::string& message : messages)
     REQUIRE(qio_write(fd, message.data(), static_cast<int>(message.size()),
                       AstRecorder::record, &recorder) == 0);
@@ -1274,15 +1207,14 @@ TEST_CASE("one qio_flush delivers many small queued writes", "[qio][contract][ga
 
 // ==== The memo's sample =============================================================
 
-TEST_CASE("the memo's sample: 100 queued messages all arrive intact and in order",
-          "[qio][contract][memo]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "the memo's sample: 100 queued messages all arrive intact and in "
+                 "order",
+                 "[qio][contract][memo]") {
   const Watchdog watchdog(10);
   const std::string kind = GENERATE(as<std::string>{}, "socket", "tcp");
   CAPTURE(kind);
-  FdPair pair = connected_pair(kind);
+  FdPair& pair = keep(connected_pair(kind));
   const int connection = pair.local.get();
-  const TerminateAtExit terminate_at_exit;
 
   // As in the memo: configure, queue 100 messages, flush until none pend.
   REQUIRE(qio_configure(connection, 1, 1, -1) == 0);
@@ -1308,22 +1240,19 @@ TEST_CASE("the memo's sample: 100 queued messages all arrive intact and in order
 
 // ==== A backlog of 10 MB ============================================================
 
-TEST_CASE("10 MB queued to a peer that does not read never blocks, and all of it arrives "
-          "once the peer reads",
-          "[qio][contract][backlog]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "10 MB queued to a peer that does not read never blocks, and all of "
+                 "it arrives once the peer reads",
+                 "[qio][contract][backlog]") {
   const Watchdog watchdog(30);
   const std::string kind = GENERATE(as<std::string>{}, "socket", "pipe");
   const int buffered = GENERATE(0, 1);
   CAPTURE(kind, buffered);
-  FdPair pair = connected_pair(kind);
+  FdPair& pair = open_channel(connected_pair(kind), {.buffered = buffered});
   const int fd = pair.local.get();
-  AstRecorder recorder;
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(fd, 1, buffered, -1) == 0);
 
   // One source the unbuffered writes point into; pieces of random size.
   const std::string source = pattern(10 << 20, 3);
+  const TerminateAtExit terminate_at_exit; // unbuffered writes point into `source`
   std::mt19937 sizes(11);
   std::size_t queued = 0;
   int requests = 0;
@@ -1363,19 +1292,16 @@ TEST_CASE("10 MB queued to a peer that does not read never blocks, and all of it
 
 // ==== Cancellation ====================================================================
 
-TEST_CASE("qio_term and qio_termc cancel pending requests with ECANCELED, a partly written "
-          "one reporting the bytes written",
-          "[qio][contract][cancel]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  Request first_read, big, small, second_read;
-  const TerminateAtExit terminate_at_exit;
-  reset_tracking();
+TEST_CASE_METHOD(TrackingEngine, "qio_term and qio_termc cancel pending requests with ECANCELED, "
+                 "a partly written one reporting the bytes written",
+                 "[qio][contract][cancel]") {
   const int buffered = GENERATE(0, 1);
   CAPTURE(buffered);
-  REQUIRE(qio_configure(fd, 1, buffered, -1) == 0);
+  FdPair& pair = open_channel(qio_test::socket_pair(), {.buffered = buffered});
+  const int fd = pair.local.get();
+  Request first_read, big, small, second_read;
   const std::string message = pattern(4 << 20, 4);
+  const TerminateAtExit terminate_at_exit;
   char first_buffer[16], second_buffer[16];
   REQUIRE(read_tracked(fd, first_buffer, sizeof first_buffer, first_read) == 0);
   REQUIRE(write_tracked(fd, message, big) == 0);
@@ -1409,20 +1335,17 @@ TEST_CASE("qio_term and qio_termc cancel pending requests with ECANCELED, a part
   CHECK(qio_write(fd, "x", 1, nullptr, nullptr) == EBADF);
 }
 
-TEST_CASE("qio_prune keeps a partly written write and cancels the rest, so the peer sees the "
-          "kept write whole followed by later writes",
-          "[qio][contract][prune]") {
-  qio_init();
+TEST_CASE_METHOD(TrackingEngine, "qio_prune keeps a partly written write and cancels the rest, so "
+                 "the peer sees the kept write whole followed by later writes",
+                 "[qio][contract][prune]") {
   const Watchdog watchdog(20);
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  Request big, small, read_request, trailing, later;
-  const TerminateAtExit terminate_at_exit;
-  reset_tracking();
   const int buffered = GENERATE(0, 1);
   CAPTURE(buffered);
-  REQUIRE(qio_configure(fd, 1, buffered, -1) == 0);
+  FdPair& pair = open_channel(qio_test::socket_pair(), {.buffered = buffered});
+  const int fd = pair.local.get();
+  Request big, small, read_request, trailing, later;
   const std::string message = pattern(4 << 20, 5);
+  const TerminateAtExit terminate_at_exit;
   char buffer[16];
   REQUIRE(write_tracked(fd, message, big) == 0);
   REQUIRE(write_tracked(fd, "small", small) == 0);
@@ -1453,15 +1376,11 @@ TEST_CASE("qio_prune keeps a partly written write and cancels the rest, so the p
   CHECK(later.error_code == 0);
 }
 
-TEST_CASE("qio_prune with nothing partly written cancels every queued request",
-          "[qio][contract][prune]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
+TEST_CASE_METHOD(TrackingChannel, "qio_prune with nothing partly written cancels every queued "
+                 "request",
+                 "[qio][contract][prune]") {
   Request first, second, later;
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   REQUIRE(write_tracked(fd, "first", first) == 0);
   REQUIRE(write_tracked(fd, "second", second) == 0);
   CHECK(qio_prune(fd) == 0);
@@ -1479,16 +1398,13 @@ TEST_CASE("qio_prune with nothing partly written cancels every queued request",
 
 // ==== qio_fdset ======================================================================
 
-TEST_CASE("qio_fdset adds the channels with pending output and returns the highest + 1",
-          "[qio][contract][fdset]") {
-  qio_init();
-  FdPair idle = qio_test::socket_pair();
-  FdPair first = qio_test::socket_pair();
-  FdPair reading = qio_test::socket_pair();
-  FdPair second = qio_test::socket_pair();
-  const TerminateAtExit terminate_at_exit;
-  for (int fd : {idle.local.get(), first.local.get(), reading.local.get(), second.local.get()})
-    REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
+TEST_CASE_METHOD(CApiEngine, "qio_fdset adds the channels with pending output and returns the "
+                 "highest + 1",
+                 "[qio][contract][fdset]") {
+  FdPair& idle = open_channel(qio_test::socket_pair());
+  FdPair& first = open_channel(qio_test::socket_pair());
+  FdPair& reading = open_channel(qio_test::socket_pair());
+  FdPair& second = open_channel(qio_test::socket_pair());
   REQUIRE(qio_write(first.local.get(), "a", 1, nullptr, nullptr) == 0);
   REQUIRE(qio_write(second.local.get(), "b", 1, nullptr, nullptr) == 0);
   char buffer[8];
@@ -1512,8 +1428,8 @@ TEST_CASE("qio_fdset adds the channels with pending output and returns the highe
   CHECK_FALSE(FD_ISSET(second.local.get(), &mask));
 }
 
-TEST_CASE("qio_fdset skips a descriptor at or above FD_SETSIZE", "[qio][contract][fdset]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "qio_fdset skips a descriptor at or above FD_SETSIZE",
+                 "[qio][contract][fdset]") {
   constexpr int high = 1500;
   static_assert(high >= FD_SETSIZE, "the test needs a descriptor fd_set cannot hold");
   rlimit limit{};
@@ -1528,12 +1444,11 @@ TEST_CASE("qio_fdset skips a descriptor at or above FD_SETSIZE", "[qio][contract
     limit.rlim_cur = high + 1;
     REQUIRE(::setrlimit(RLIMIT_NOFILE, &limit) == 0);
   }
-  FdPair low = qio_test::socket_pair();
-  FdPair pair = qio_test::socket_pair();
+  FdPair& low = keep(qio_test::socket_pair());
+  FdPair& pair = keep(qio_test::socket_pair());
   REQUIRE(::dup2(pair.local.get(), high) == high);
-  const Fd high_fd(high);
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(high, 1, 1, -1) == 0);
+  keep(Fd(high));
+  configure_channel(high);
   REQUIRE(qio_write(high, "high", 4, nullptr, nullptr) == 0);
 
   // Room after the fd_set, to see a bit set out of bounds.
@@ -1559,15 +1474,11 @@ TEST_CASE("qio_fdset skips a descriptor at or above FD_SETSIZE", "[qio][contract
 
 // ==== qio_wait =======================================================================
 
-TEST_CASE("qio_wait returns 0 once a reader drains the channel", "[qio][contract][wait]") {
-  qio_init();
+TEST_CASE_METHOD(TrackingChannel, "qio_wait returns 0 once a reader drains the channel",
+                 "[qio][contract][wait]") {
   const Watchdog watchdog(20);
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
   Request big;
   const TerminateAtExit terminate_at_exit;
-  reset_tracking();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   const std::string message = pattern(6 << 20, 6);
   REQUIRE(write_tracked(fd, message, big) == 0);
   const int timeout_ms = GENERATE(-1, 15000);
@@ -1585,19 +1496,15 @@ TEST_CASE("qio_wait returns 0 once a reader drains the channel", "[qio][contract
   CHECK(received == message);
 }
 
-TEST_CASE("qio_wait with nothing pending returns 0 at once", "[qio][contract][wait]") {
-  qio_init();
-  FdPair pair = qio_test::socket_pair();
-  Fd file = qio_test::temporary_file();
-  const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(pair.local.get(), 1, 1, -1) == 0);
-  REQUIRE(qio_configure(file.get(), 1, 1, -1) == 0);
-  CHECK(qio_wait(pair.local.get(), 0) == 0);
-  CHECK(qio_wait(pair.local.get(), -1) == 0);
-  REQUIRE(qio_write(file.get(), "f", 1, nullptr, nullptr) == 0);
-  CHECK(qio_wait(file.get(), -1) == 0);
-  REQUIRE(qio_write(pair.local.get(), nullptr, 0, nullptr, nullptr) == 0);
-  CHECK(qio_wait(pair.local.get(), -1) == 0);
+TEST_CASE_METHOD(CApiChannel, "qio_wait with nothing pending returns 0 at once",
+                 "[qio][contract][wait]") {
+  const int file = open_file_channel();
+  CHECK(qio_wait(fd, 0) == 0);
+  CHECK(qio_wait(fd, -1) == 0);
+  REQUIRE(qio_write(file, "f", 1, nullptr, nullptr) == 0);
+  CHECK(qio_wait(file, -1) == 0);
+  REQUIRE(qio_write(fd, nullptr, 0, nullptr, nullptr) == 0);
+  CHECK(qio_wait(fd, -1) == 0);
 }
 
 namespace {
@@ -1618,16 +1525,13 @@ struct Waiter {
 
 } // namespace
 
-TEST_CASE("qio_wait from inside an AST of the same channel returns EDEADLK",
-          "[qio][contract][wait]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "qio_wait from inside an AST of the same channel returns EDEADLK",
+                 "[qio][contract][wait]") {
   const Watchdog watchdog(10);
-  FdPair first = qio_test::socket_pair();
-  FdPair second = qio_test::socket_pair();
+  FdPair& first = open_channel(qio_test::socket_pair());
+  FdPair& second = open_channel(qio_test::socket_pair());
   Waiter waiter;
   const TerminateAtExit terminate_at_exit;
-  REQUIRE(qio_configure(first.local.get(), 1, 1, -1) == 0);
-  REQUIRE(qio_configure(second.local.get(), 1, 1, -1) == 0);
   waiter.own = first.local.get();
   waiter.other = second.local.get();
   REQUIRE(qio_write(first.local.get(), "own", 3, Waiter::fire, &waiter) == 0);

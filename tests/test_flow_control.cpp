@@ -116,11 +116,8 @@ ChannelStats stats_of(const Engine& engine, int fd) {
 
 // ---- the C API: every error of every new function ------------------------------
 
-TEST_CASE("each flow-control call reports its documented errors", "[qio][flow][errors]") {
-  qio_init();
-  const qio_test::TerminateAtExit terminate_at_exit;
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
+TEST_CASE_METHOD(qio_test::CApiChannel, "each flow-control call reports its documented errors",
+                 "[qio][flow][errors]") {
   const int unopened = qio_test::unopened_descriptor();
   qio_channel_stats stats{};
   qio_limits limits{};
@@ -128,7 +125,6 @@ TEST_CASE("each flow-control call reports its documented errors", "[qio][flow][e
   CHECK(qio_setlimits(unopened, &limits) == EBADF);
   CHECK(qio_watermark(unopened, 10, 5, [](int, int, size_t, void*) {}, nullptr) == EBADF);
   CHECK(qio_close(unopened, -1, nullptr, nullptr) == EBADF);
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   CHECK(qio_stat(fd, nullptr) == EINVAL);
   CHECK(qio_setlimits(fd, nullptr) == EINVAL);
   limits.soft_ms = -1;
@@ -147,14 +143,9 @@ TEST_CASE("each flow-control call reports its documented errors", "[qio][flow][e
   CHECK(errno == saved);
 }
 
-TEST_CASE("qio_stat counts what a channel wrote, keeps counting across qio_configure and "
-          "starts again after qio_termc",
-          "[qio][flow][stats]") {
-  qio_init();
-  const qio_test::TerminateAtExit terminate_at_exit;
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.get();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
+TEST_CASE_METHOD(qio_test::CApiChannel, "qio_stat counts what a channel wrote, keeps counting "
+                 "across qio_configure and starts again after qio_termc",
+                 "[qio][flow][stats]") {
   for (int i = 0; i < 10; ++i)
     REQUIRE(qio_write(fd, "0123456789", 10, nullptr, nullptr) == 0);
   qio_channel_stats stats{};
@@ -184,13 +175,10 @@ TEST_CASE("qio_stat counts what a channel wrote, keeps counting across qio_confi
   CHECK(stats.peak_queued_bytes == 0);
 }
 
-TEST_CASE("the hard limit refuses a write that would pass it and queues nothing",
-          "[qio][flow][limits]") {
-  qio_init();
-  const qio_test::TerminateAtExit terminate_at_exit;
-  FdPair pair = small_socket_pair();
-  const int fd = pair.local.get();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
+TEST_CASE_METHOD(qio_test::CApiEngine, "the hard limit refuses a write that would pass it and "
+                 "queues nothing",
+                 "[qio][flow][limits]") {
+  const int fd = open_channel(small_socket_pair()).local.get();
   const qio_limits limits{100, 0, 0, 0};
   REQUIRE(qio_setlimits(fd, &limits) == 0);
   const std::string sixty = text(60, 'a');
@@ -408,13 +396,11 @@ TEST_CASE("under random writes, flushes and peer reads, watermark calls strictly
   }
 }
 
-TEST_CASE("a rise caused by a write is reported by the next flush, before any callback of it",
-          "[qio][flow][watermark]") {
-  qio_init();
-  const qio_test::TerminateAtExit terminate_at_exit;
-  FdPair pair = small_socket_pair();
+TEST_CASE_METHOD(qio_test::CApiEngine, "a rise caused by a write is reported by the next flush, "
+                 "before any callback of it",
+                 "[qio][flow][watermark]") {
+  FdPair& pair = open_channel(small_socket_pair());
   const int fd = pair.local.get();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
   static std::vector<std::string> events;
   events.clear();
   REQUIRE(qio_watermark(
@@ -554,15 +540,12 @@ TEST_CASE("terminating a closing channel cancels its writes, closes the descript
   CHECK(engine.pending() == 0);
 }
 
-TEST_CASE("qio_close through the C API: QIO_CLOSE after the writes, and qio_pend counts the "
-          "close until its AST ran",
-          "[qio][flow][close]") {
-  qio_init();
-  const qio_test::TerminateAtExit terminate_at_exit;
-  FdPair pair = qio_test::socket_pair();
-  const int fd = pair.local.release();
-  REQUIRE(qio_configure(fd, 1, 1, -1) == 0);
-  qio_test::AstRecorder recorder;
+TEST_CASE_METHOD(qio_test::CApiEngine, "qio_close through the C API: QIO_CLOSE after the writes, "
+                 "and qio_pend counts the close until its AST ran",
+                 "[qio][flow][close]") {
+  FdPair& pair = keep(qio_test::socket_pair());
+  const int fd = pair.local.release(); // qio_close closes it
+  qio_test::configure_channel(fd);
   REQUIRE(qio_write(fd, "hello", 5, qio_test::AstRecorder::record, &recorder) == 0);
   REQUIRE(qio_close(fd, -1, qio_test::AstRecorder::record, &recorder) == 0);
   CHECK(qio_pend() == 2);

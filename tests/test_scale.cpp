@@ -48,19 +48,19 @@ void record_outcome(int error_code, int, int, char*, int, void* ast_arg) {
 
 } // namespace
 
-TEST_CASE("10,000 requests to a peer that never reads each complete exactly once when "
-          "the channel is terminated",
-          "[qio][scale]") {
-  qio_init();
-  auto pair = qio_test::socket_pair();
+TEST_CASE_METHOD(qio_test::CApiEngine, "10,000 requests to a peer that never reads each complete "
+                 "exactly once when the channel is terminated",
+                 "[qio][scale]") {
+  qio_test::FdPair& pair = keep(qio_test::socket_pair());
   const int small_buffer = 4096;
   REQUIRE(::setsockopt(pair.local.get(), SOL_SOCKET, SO_SNDBUF, &small_buffer,
                        sizeof small_buffer) == 0);
-  REQUIRE(qio_configure(pair.local.get(), 1, 1, -1) == 0);
+  qio_test::configure_channel(pair.local.get());
 
   constexpr int request_count = 10000;
   OutcomeLedger ledger(request_count);
   std::vector<RequestTag> tags(request_count);
+  const qio_test::TerminateAtExit terminate_at_exit; // the ASTs report through `tags`
   const std::string kilobyte(1024, 'k');
   for (int i = 0; i < request_count; ++i) {
     tags[static_cast<std::size_t>(i)] = {&ledger, i};

@@ -36,12 +36,10 @@ Fd duplicate_above_fd_setsize(int fd) {
 
 } // namespace
 
-TEST_CASE("qio_pollfds lists exactly the channels with pending output", "[qio][select]") {
-  qio_init();
-  auto busy = qio_test::socket_pair();
-  auto idle = qio_test::socket_pair();
-  REQUIRE(qio_configure(busy.local.get(), 1, 1, -1) == 0);
-  REQUIRE(qio_configure(idle.local.get(), 1, 1, -1) == 0);
+TEST_CASE_METHOD(qio_test::CApiEngine, "qio_pollfds lists exactly the channels with pending output",
+                 "[qio][select]") {
+  qio_test::FdPair& busy = open_channel(qio_test::socket_pair());
+  qio_test::FdPair& idle = open_channel(qio_test::socket_pair());
   queue_until_pending(busy.local.get());
 
   pollfd fds[4]{};
@@ -70,11 +68,10 @@ TEST_CASE("qio_pollfds lists exactly the channels with pending output", "[qio][s
     CHECK((one.fd == busy.local.get() || one.fd == idle.local.get()));
     CHECK(qio_pollfds(nullptr, 0) == 2);
   }
-  qio_term();
 }
 
-TEST_CASE("qio_pollfds rejects a negative capacity or a null array", "[qio][select][errors]") {
-  qio_init();
+TEST_CASE_METHOD(qio_test::CApiEngine, "qio_pollfds rejects a negative capacity or a null array",
+                 "[qio][select][errors]") {
   errno = 0;
   CHECK(qio_pollfds(nullptr, 1) == -1);
   CHECK(errno == EINVAL);
@@ -84,18 +81,17 @@ TEST_CASE("qio_pollfds rejects a negative capacity or a null array", "[qio][sele
   CHECK(errno == EINVAL);
 }
 
-TEST_CASE("a channel at or above FD_SETSIZE is left out of qio_fdset but listed by qio_pollfds",
-          "[qio][select]") {
-  qio_init();
-  auto pair = qio_test::socket_pair();
-  Fd high = duplicate_above_fd_setsize(pair.local.get());
+TEST_CASE_METHOD(qio_test::CApiEngine, "a channel at or above FD_SETSIZE is left out of qio_fdset "
+                 "but listed by qio_pollfds",
+                 "[qio][select]") {
+  qio_test::FdPair& pair = keep(qio_test::socket_pair());
+  Fd& high = keep(duplicate_above_fd_setsize(pair.local.get()));
   if (high.get() < 0) {
     WARN("RLIMIT_NOFILE does not allow a descriptor >= FD_SETSIZE here; skipped");
     return;
   }
-  auto low = qio_test::socket_pair();
-  REQUIRE(qio_configure(high.get(), 1, 1, -1) == 0);
-  REQUIRE(qio_configure(low.local.get(), 1, 1, -1) == 0);
+  qio_test::configure_channel(high.get());
+  qio_test::FdPair& low = open_channel(qio_test::socket_pair());
   queue_until_pending(high.get());
   queue_until_pending(low.local.get());
 
@@ -115,5 +111,4 @@ TEST_CASE("a channel at or above FD_SETSIZE is left out of qio_fdset but listed 
     qio_flushc(high.get());
   }
   CHECK(qio_pendc(high.get()) == 0);
-  qio_term();
 }

@@ -18,6 +18,8 @@
 #include "xdr_glue/record_writer.hpp"
 #include "xdr_glue/xdr_qio.h"
 
+using qio_test::CApiChannel;
+using qio_test::CApiEngine;
 using qio_test::drain_available;
 using qio_test::socket_pair;
 using xdr_test::encode;
@@ -55,34 +57,27 @@ int refuse_to_read(void*, void*, int) { return -1; }
 
 } // namespace
 
-TEST_CASE("records written through xdr_qio_create are read back by libtirpc's xdrrec reader",
-          "[xdr_glue][writer]") {
-  qio_init();
-  auto pair = socket_pair();
-  const int channel = pair.local.get();
-  REQUIRE(qio_configure(channel, 1, 1, -1) == 0);
+TEST_CASE_METHOD(CApiChannel, "records written through xdr_qio_create are read back by libtirpc's "
+                 "xdrrec reader",
+                 "[xdr_glue][writer]") {
   XDR stream;
-  REQUIRE(xdr_qio_create(&stream, channel, 0, 0) == 0);
+  REQUIRE(xdr_qio_create(&stream, fd, 0, 0) == 0);
   std::vector<std::string> expected;
   for (unsigned sequence = 0; sequence < 12; ++sequence)
     expected.push_back(write_sample(stream, sequence, sequence * 100));
   xdr_destroy(&stream);
-  REQUIRE(qio_wait(channel, 5000) == 0);
+  REQUIRE(qio_wait(fd, 5000) == 0);
   TirpcPeer peer(pair.remote.get());
   read_back(peer, expected);
-  qio_termc(channel);
 }
 
-TEST_CASE("a record longer than sendsize goes out as several fragments", "[xdr_glue][writer]") {
-  qio_init();
-  auto pair = socket_pair();
-  const int channel = pair.local.get();
-  REQUIRE(qio_configure(channel, 1, 1, -1) == 0);
+TEST_CASE_METHOD(CApiChannel, "a record longer than sendsize goes out as several fragments",
+                 "[xdr_glue][writer]") {
   XDR stream;
-  REQUIRE(xdr_qio_create(&stream, channel, 128, 0) == 0);
+  REQUIRE(xdr_qio_create(&stream, fd, 128, 0) == 0);
   const std::string expected = write_sample(stream, 5, 2000);
   xdr_destroy(&stream);
-  REQUIRE(qio_wait(channel, 5000) == 0);
+  REQUIRE(qio_wait(fd, 5000) == 0);
   std::string wire;
   drain_available(pair.remote.get(), wire);
   const auto parsed = parse_stream(wire);
@@ -90,34 +85,27 @@ TEST_CASE("a record longer than sendsize goes out as several fragments", "[xdr_g
   CHECK(parsed.leftover == 0);
   CHECK(parsed.fragments >= expected.size() / 128);
   CHECK(parsed.records[0] == expected);
-  qio_termc(channel);
 }
 
-TEST_CASE("the drop-in xdr_qio_writeit serves a program's own xdrrec_create",
-          "[xdr_glue][writer]") {
-  qio_init();
-  auto pair = socket_pair();
-  const int channel = pair.local.get();
-  REQUIRE(qio_configure(channel, 1, 1, -1) == 0);
+TEST_CASE_METHOD(CApiChannel, "the drop-in xdr_qio_writeit serves a program's own xdrrec_create",
+                 "[xdr_glue][writer]") {
   XDR stream;
-  xdrrec_create(&stream, 200, 0, xdr_qio_handle(channel), &refuse_to_read, &xdr_qio_writeit);
+  xdrrec_create(&stream, 200, 0, xdr_qio_handle(fd), &refuse_to_read, &xdr_qio_writeit);
   stream.x_op = XDR_ENCODE;
   std::vector<std::string> expected;
   for (unsigned sequence = 0; sequence < 6; ++sequence)
     expected.push_back(write_sample(stream, sequence, 700));
   xdr_destroy(&stream);
-  REQUIRE(qio_wait(channel, 5000) == 0);
+  REQUIRE(qio_wait(fd, 5000) == 0);
   TirpcPeer peer(pair.remote.get());
   read_back(peer, expected);
-  qio_termc(channel);
 }
 
-TEST_CASE("an unbuffered channel still sends what was encoded although xdrrec reuses its buffer",
-          "[xdr_glue][writer]") {
-  qio_init();
-  auto pair = socket_pair();
+TEST_CASE_METHOD(CApiEngine, "an unbuffered channel still sends what was encoded although xdrrec "
+                 "reuses its buffer",
+                 "[xdr_glue][writer]") {
+  qio_test::FdPair& pair = open_channel(socket_pair(), {.buffered = 0});
   const int channel = pair.local.get();
-  REQUIRE(qio_configure(channel, 1, 0, -1) == 0); // unbuffered
   XDR stream;
   REQUIRE(xdr_qio_create(&stream, channel, 100, 0) == 0);
   std::vector<std::string> expected;
@@ -127,17 +115,13 @@ TEST_CASE("an unbuffered channel still sends what was encoded although xdrrec re
   REQUIRE(qio_wait(channel, 5000) == 0);
   TirpcPeer peer(pair.remote.get());
   read_back(peer, expected);
-  qio_termc(channel);
 }
 
-TEST_CASE("encoding never blocks while the peer reads nothing, and every record arrives later",
-          "[xdr_glue][writer]") {
-  qio_init();
-  auto pair = socket_pair();
-  const int channel = pair.local.get();
-  REQUIRE(qio_configure(channel, 1, 1, -1) == 0);
+TEST_CASE_METHOD(CApiChannel, "encoding never blocks while the peer reads nothing, and every "
+                 "record arrives later",
+                 "[xdr_glue][writer]") {
   XDR stream;
-  REQUIRE(xdr_qio_create(&stream, channel, 4096, 0) == 0);
+  REQUIRE(xdr_qio_create(&stream, fd, 4096, 0) == 0);
   const unsigned count = 200;
   const std::size_t payload = 40000; // 8 MB in all, far beyond the socket buffers
   std::vector<std::string> expected;
@@ -146,7 +130,7 @@ TEST_CASE("encoding never blocks while the peer reads nothing, and every record 
     qio_flush();
   }
   xdr_destroy(&stream);
-  REQUIRE(qio_pendc(channel) > 0); // the peer has not read: the rest is queued
+  REQUIRE(qio_pendc(fd) > 0); // the peer has not read: the rest is queued
 
   bool peer_ok = true;
   std::thread reader([&] {
@@ -157,16 +141,15 @@ TEST_CASE("encoding never blocks while the peer reads nothing, and every record 
                 encode(in.procedure(), &in.value) == expected[sequence];
     }
   });
-  const int waited = qio_wait(channel, 20000);
+  const int waited = qio_wait(fd, 20000);
   reader.join();
   CHECK(waited == 0);
   CHECK(peer_ok);
-  qio_termc(channel);
 }
 
-TEST_CASE("a record queued on a descriptor that is not a qio channel fails with EBADF",
-          "[xdr_glue][writer][errors]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "a record queued on a descriptor that is not a qio channel fails "
+                 "with EBADF",
+                 "[xdr_glue][writer][errors]") {
   auto pair = socket_pair();
   XDR stream;
   REQUIRE(xdr_qio_create(&stream, pair.local.get(), 0, 0) == 0);
@@ -193,9 +176,9 @@ TEST_CASE("xdr_qio_create and xdr_qio_writeit reject bad arguments with document
   CHECK(errno == EINVAL);
 }
 
-TEST_CASE("a stream made by xdr_qio_create decodes from a blocking descriptor with read(2)",
-          "[xdr_glue][writer]") {
-  qio_init();
+TEST_CASE_METHOD(CApiEngine, "a stream made by xdr_qio_create decodes from a blocking descriptor "
+                 "with read(2)",
+                 "[xdr_glue][writer]") {
   auto pair = socket_pair();
   TirpcPeer peer(pair.remote.get());
   XdrObject<sample> out(xdr_sample);
