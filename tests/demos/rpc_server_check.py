@@ -107,6 +107,15 @@ def check_plain_server(demo, rpcinfo):
         demo_process.kill_group(server)
 
 
+def stop_expecting_summary(server, pattern, what):
+    """Stops the server with SIGTERM; its summary must match `pattern`."""
+    server.send_signal(signal.SIGTERM)
+    out, err, timed_out = demo_process.communicate_within(server, 10)
+    print(out + err, end="")
+    if timed_out or not re.search(pattern, out):
+        raise AssertionError(f"the summary does not count {what}")
+
+
 def check_idle_timeout(demo):
     """`server --idle-timeout 1` closes a client that sends nothing, and
     counts it in its summary."""
@@ -118,11 +127,8 @@ def check_idle_timeout(demo):
             ready, _, _ = select.select([idle], [], [], 10)
             if not ready or idle.recv(1) != b"":
                 raise AssertionError("the server did not close an idle client within 10 s")
-        server.send_signal(signal.SIGTERM)
-        out, err, timed_out = demo_process.communicate_within(server, 10)
-        print(out + err, end="")
-        if timed_out or not re.search(r"closed idle.*\n[- ]+\n\s*1\s", out):
-            raise AssertionError("the summary does not count one client closed idle")
+        stop_expecting_summary(server, r"closed idle.*\n[- ]+\n\s*1\s",
+                               "one client closed idle")
     finally:
         demo_process.kill_group(server)
 
@@ -161,11 +167,8 @@ def check_backlog_close(demo):
                     closed = True
             if not closed:
                 raise AssertionError("the server kept a client past its backlog for 10 s")
-        server.send_signal(signal.SIGTERM)
-        out, err, timed_out = demo_process.communicate_within(server, 10)
-        print(out + err, end="")
-        if timed_out or not re.search(r"closed past client backlog.*\n[- ]+\n\s*\d+\s+1\s", out):
-            raise AssertionError("the summary does not count one client closed past its backlog")
+        stop_expecting_summary(server, r"closed past client backlog.*\n[- ]+\n\s*\d+\s+1\s",
+                               "one client closed past its backlog")
     finally:
         demo_process.kill_group(server)
 

@@ -41,6 +41,12 @@ std::error_code errc(int value) { return {value, std::generic_category()}; }
 constexpr std::size_t kib = 1024;
 constexpr std::size_t mib = 1024 * kib;
 
+// A call whose only argument is a size (MAKE_BLOB's shape), framed.
+std::string size_call(std::uint32_t xid, rpcproc_t procedure, u_int size) {
+  return framed(rpc_test::call_header(xid, QIO_TEST_V1, procedure) +
+                xdr_test::encode(xdr_test::xdrproc(xdr_u_int), &size));
+}
+
 // A client that sends 16-byte echo calls as fast as the server takes them
 // and never reads a reply: its receive buffer fills, then the server's
 // send buffer, then the server's queue, until the server stops reading it.
@@ -217,10 +223,8 @@ TEST_CASE("past max_total_reply_bytes the client holding the most is closed with
   // 600 KiB of replies more: the total passes 1.5 MiB, and the stalled
   // client, at its bound, holds the most.
   const Fd late = connect_to(server.port(), 4096);
-  u_int size = 600 * kib;
-  REQUIRE(send_all(late.get(),
-                   framed(rpc_test::call_header(1, QIO_TEST_V1, MAKE_BLOB) +
-                          xdr_test::encode(xdr_test::xdrproc(xdr_u_int), &size))));
+  const u_int size = 600 * kib;
+  REQUIRE(send_all(late.get(), size_call(1, MAKE_BLOB, size)));
   REQUIRE(server.turn_until([&] { return !server.close_reasons.empty(); }));
   CHECK(server.close_reasons == std::vector<std::error_code>{errc(ENOBUFS)});
   CHECK(server.server().statistics().evictions == 1);
@@ -331,11 +335,6 @@ rpc_test::Registration deferring(std::vector<DeferredBlob>& waiting) {
           return true;
         }));
   };
-}
-
-std::string size_call(std::uint32_t xid, rpcproc_t procedure, u_int size) {
-  return framed(rpc_test::call_header(xid, QIO_TEST_V1, procedure) +
-                xdr_test::encode(xdr_test::xdrproc(xdr_u_int), &size));
 }
 
 } // namespace
