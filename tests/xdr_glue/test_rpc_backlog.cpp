@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // test_rpc_backlog.cpp - clients whose replies pile up: the per-client
-// bound counts the memory replies really hold (checked against the heap),
+// bound counts the memory replies really hold (checked against what
+// operator new hands out, counting_new.cpp),
 // the pause policy ends with the stall timeout and the close policy at
 // once, all clients together stay within the total bound by closing the
 // largest first, and a client that writes all its calls before reading is
@@ -9,7 +10,6 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -22,6 +22,7 @@
 #include <system_error>
 #include <vector>
 
+#include "../counting_new.hpp"
 #include "server_loop.hpp"
 
 using namespace std::chrono_literals;
@@ -107,19 +108,6 @@ std::vector<std::unique_ptr<StalledClient>> stall_clients(DrivenServer& server, 
   return clients;
 }
 
-// Bytes the process has taken from malloc, small chunks and mmapped ones.
-std::size_t heap_in_use() {
-  const struct mallinfo2 figures = ::mallinfo2();
-  return figures.uordblks + figures.hblkhd;
-}
-
-// AddressSanitizer replaces malloc, and mallinfo2 then says nothing.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool heap_is_measurable = false;
-#else
-constexpr bool heap_is_measurable = true;
-#endif
-
 } // namespace
 
 TEST_CASE("clients that never read replies to 16-byte calls hold no more heap than their "
@@ -131,7 +119,7 @@ TEST_CASE("clients that never read replies to 16-byte calls hold no more heap th
   options.max_queued_reply_bytes = bound;
   options.max_call_size = 64 * kib;
   DrivenServer server(std::move(options));
-  const std::size_t heap_before = heap_in_use();
+  const std::size_t heap_before = qio_test::live_bytes();
 
   const auto clients = stall_clients(server, client_count);
 
@@ -140,17 +128,15 @@ TEST_CASE("clients that never read replies to 16-byte calls hold no more heap th
   const std::size_t counted = server.server().queued_reply_memory();
   CHECK(counted >= client_count * bound);
   CHECK(counted <= client_count * (bound + kib));
-  if (heap_is_measurable) {
-    // Beyond the replies, a client holds its reader (calls read, up to
-    // max_call_size, and its buffers), xdrrec's buffers and the
-    // connection itself: well under 512 KiB here. Counting payload only,
-    // as a byte bound does, lets these clients take about 5 times more.
-    const std::size_t grown = heap_in_use() - heap_before;
-    CAPTURE(grown, counted);
-    CHECK(grown <= client_count * (bound + 512 * kib));
-    // And the count is not so generous that the bound means little.
-    CHECK(grown >= counted / 2);
-  }
+  // Beyond the replies, a client holds its reader (calls read, up to
+  // max_call_size, and its buffers) and the connection itself: well under
+  // 512 KiB here. Counting payload only, as a byte bound does, lets these
+  // clients take about 5 times more.
+  const std::size_t grown = qio_test::live_bytes() - heap_before;
+  CAPTURE(grown, counted);
+  CHECK(grown <= client_count * (bound + 512 * kib));
+  // And the count is not so generous that the bound means little.
+  CHECK(grown >= counted / 2);
   CHECK(server.close_reasons.empty());
 }
 
